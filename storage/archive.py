@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlite_utils
@@ -32,7 +32,7 @@ class ArchiveError(Exception):
 
 def utcnow() -> str:
     """Timestamps are ISO-8601 UTC with milliseconds, so they sort as text."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def digest_of(data: bytes) -> str:
@@ -86,7 +86,8 @@ CREATE TABLE IF NOT EXISTS sites (
     allow TEXT NOT NULL DEFAULT '[]', deny TEXT NOT NULL DEFAULT '[]', max_pages INTEGER NOT NULL,
     every TEXT NOT NULL, delay REAL NOT NULL, concurrency INTEGER NOT NULL,
     obey_robots INTEGER NOT NULL DEFAULT 1, country TEXT NOT NULL DEFAULT '',
-    notes TEXT NOT NULL DEFAULT '', active INTEGER NOT NULL DEFAULT 1, added_at TEXT NOT NULL
+    notes TEXT NOT NULL DEFAULT '', active INTEGER NOT NULL DEFAULT 1, added_at TEXT NOT NULL,
+    baseline_crawl_id INTEGER
 );
 CREATE TABLE IF NOT EXISTS crawls (
     id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES sites(id),
@@ -127,6 +128,46 @@ CREATE TABLE IF NOT EXISTS claims (
 );
 CREATE INDEX IF NOT EXISTS claims_version ON claims(version_id);
 CREATE INDEX IF NOT EXISTS claims_term ON claims(kind, term, role);
+CREATE TABLE IF NOT EXISTS changes (
+    id INTEGER PRIMARY KEY, page_id INTEGER NOT NULL REFERENCES pages(id),
+    from_version_id INTEGER REFERENCES versions(id), to_version_id INTEGER NOT NULL REFERENCES versions(id),
+    crawl_id INTEGER REFERENCES crawls(id), detected_at TEXT NOT NULL,
+    text_added INTEGER NOT NULL DEFAULT 0, text_removed INTEGER NOT NULL DEFAULT 0,
+    claims_added TEXT, claims_removed TEXT, score REAL NOT NULL DEFAULT 0, summary TEXT
+);
+CREATE INDEX IF NOT EXISTS changes_page ON changes(page_id, detected_at);
+CREATE INDEX IF NOT EXISTS changes_time ON changes(detected_at);
+CREATE TABLE IF NOT EXISTS site_claims (
+    id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES sites(id),
+    kind TEXT NOT NULL, term TEXT NOT NULL, role TEXT NOT NULL,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+    first_version_id INTEGER REFERENCES versions(id), last_version_id INTEGER REFERENCES versions(id),
+    status TEXT NOT NULL DEFAULT 'active', removed_at TEXT, evidence TEXT, url TEXT,
+    UNIQUE(site_id, kind, term, role)
+);
+CREATE INDEX IF NOT EXISTS site_claims_term ON site_claims(kind, term, role, status);
+CREATE TABLE IF NOT EXISTS flags (
+    id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES sites(id),
+    kind TEXT NOT NULL, claim_kind TEXT NOT NULL, term TEXT NOT NULL, role TEXT NOT NULL,
+    evidence TEXT, url TEXT, version_id INTEGER REFERENCES versions(id),
+    change_id INTEGER REFERENCES changes(id), crawl_id INTEGER REFERENCES crawls(id),
+    detected_at TEXT NOT NULL, priority TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open', detail TEXT
+);
+CREATE INDEX IF NOT EXISTS flags_site ON flags(site_id, detected_at);
+CREATE INDEX IF NOT EXISTS flags_status ON flags(status, detected_at);
+CREATE TABLE IF NOT EXISTS reviews (
+    id INTEGER PRIMARY KEY, flag_id INTEGER NOT NULL REFERENCES flags(id), at TEXT NOT NULL,
+    reviewer TEXT NOT NULL, action TEXT NOT NULL, note TEXT
+);
+CREATE INDEX IF NOT EXISTS reviews_flag ON reviews(flag_id, at);
+CREATE TABLE IF NOT EXISTS notify_targets (
+    id INTEGER PRIMARY KEY, url TEXT NOT NULL UNIQUE, added_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY, crawl_id INTEGER REFERENCES crawls(id), target_id INTEGER REFERENCES notify_targets(id),
+    created_at TEXT NOT NULL, title TEXT, body TEXT, sent_at TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
 """
 
 SITE_LIST_FIELDS = ("start_urls", "allow", "deny")
@@ -146,6 +187,9 @@ def connect(path: str) -> sqlite_utils.Database:
     conn.execute(
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
     )
+    if "versions_fts" not in db.table_names():
+        # Full-text search over every version, kept in step with versions by triggers.
+        db["versions"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
     return db
 
 
