@@ -99,6 +99,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "stemwatch-localsite/1"
     timeout = 30  # an idle keep-alive connection gives up its thread after this
+    # Headers and body go out in two writes; with Nagle + delayed ACK each keep-alive request waits ~40 ms.
+    disable_nagle_algorithm = True
     site: LocalSite  # set on the per-server subclass
 
     def log_message(self, format: str, *args) -> None:

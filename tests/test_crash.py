@@ -80,18 +80,3 @@ def test_two_crawls_of_one_site_refused(archive, tmp_path):
             proc = stemwatch("crawl", "slow", db=archive.path, check=False)
             assert proc.returncode != 0 and "already running" in proc.stderr
         assert site.paths() == []
-
-
-def test_schedule_once_crawls_due_sites_only(archive, tmp_path):
-    with slow_site(tmp_path) as site:
-        add_site(archive, "due-now", site.url, delay=0, concurrency=4, every="1d")
-        add_site(archive, "fresh", site.url + "/p1.html", delay=0, every="1d")
-        fresh = archive.site("fresh")
-        crawl_id = archive.start_crawl(fresh)
-        archive.finish_crawl(crawl_id, "finished")
-        stemwatch("schedule", "--once", db=archive.path)
-        statuses = archive.conn.execute(
-            "SELECT sites.name, count(*) FROM crawls JOIN sites ON sites.id = site_id GROUP BY sites.name")
-        assert dict(statuses.fetchall()) == {"due-now": 1, "fresh": 1}
-        stemwatch("schedule", "--once", db=archive.path)  # nothing due any more
-        assert archive.conn.execute("SELECT count(*) FROM crawls").fetchone()[0] == 2
