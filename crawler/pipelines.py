@@ -1,26 +1,37 @@
-"""Hands each capture to the archive, off the reactor thread.
+"""Hands each capture to the archive, keeping the reactor thread free to download.
 
-SQLite writes and claim extraction run in one worker thread: the reactor keeps downloading
-while the archive writes, and one writer thread means one SQLite connection in use at a time.
+Two kinds of work leave the reactor: SQLite writes go to one writer thread (one connection, one
+writer), and claim extraction of new HTML versions goes to worker processes, because parsing is
+CPU-bound Python and the GIL would otherwise keep the crawl on one core.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
+import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from storage.analysis import analyse_new_version
 from storage.archive import Archive, Capture
+from storage.quality import OK, classify
 
 PROGRESS_EVERY = 0.5  # seconds between progress lines
 
 
+def extract_capture(body: bytes, content_type: str, url: str) -> Any:
+    """Runs in a worker process."""
+    from crawler.claims import extract
+
+    return extract(body, content_type=content_type, url=url)
+
+
 class ArchivePipeline:
-    def __init__(self, db: str, crawl_id: int, site_id: int, progress: bool):
+    def __init__(self, db: str, crawl_id: int, site_id: int, progress: bool, workers: int):
         self.archive = Archive(db)
         self.archive.version_hooks.append(analyse_new_version)
         self.crawl_id = crawl_id
@@ -29,17 +40,33 @@ class ArchivePipeline:
         self.counts = {"pages": 0, "new": 0, "unchanged": 0, "not_modified": 0, "error": 0}
         self.last_report = 0.0
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
+        # forkserver: a fork of a process running Twisted threads is not safe.
+        self.extractors = ProcessPoolExecutor(max_workers=workers,
+                                              mp_context=multiprocessing.get_context("forkserver"))
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ArchivePipeline:
         s = crawler.settings
+        workers = s.getint("STEMWATCH_EXTRACT_WORKERS") or max(1, (os.cpu_count() or 2) - 1)
         return cls(s["STEMWATCH_DB"], s.getint("STEMWATCH_CRAWL_ID"), s.getint("STEMWATCH_SITE_ID"),
-                   s.getbool("STEMWATCH_PROGRESS"))
+                   s.getbool("STEMWATCH_PROGRESS"), workers)
 
     async def process_item(self, item: Any) -> Any:
-        if isinstance(item, Capture):
-            await asyncio.get_running_loop().run_in_executor(self.writer, self.store, item)
-        return None  # captures are stored here; nothing downstream needs them
+        if not isinstance(item, Capture):
+            return item
+        loop = asyncio.get_running_loop()
+        if await loop.run_in_executor(self.writer, self.worth_extracting, item):
+            item.extraction = await loop.run_in_executor(
+                self.extractors, extract_capture, item.body, item.content_type, item.url)
+        await loop.run_in_executor(self.writer, self.store, item)
+        return None  # stored; nothing downstream needs it
+
+    def worth_extracting(self, cap: Capture) -> bool:
+        """Only a good HTML capture with a digest the page has not got now is parsed."""
+        if cap.error or cap.status != 200 or not cap.is_html:
+            return False
+        cap.quality = classify(cap)
+        return cap.quality == OK and self.archive.is_new_content(cap)
 
     def store(self, cap: Capture) -> None:
         outcome = self.archive.record_capture(self.crawl_id, self.site_id, cap)
@@ -51,6 +78,7 @@ class ArchivePipeline:
 
     def close_spider(self) -> None:
         self.writer.shutdown(wait=True)
+        self.extractors.shutdown(wait=True)
         self.archive.close()
 
 

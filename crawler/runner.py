@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
@@ -49,9 +50,15 @@ def run(db: str, name: str, progress: bool = True) -> int:
         emit({"event": "error", "site": name, "error": str(exc)})
         return EXIT_BUSY
     try:
+        previous = archive.last_crawl_status(site["id"])
         crawl_id = archive.start_crawl(site, os.getpid())
         emit({"event": "started", "site": name, "crawl_id": crawl_id})
         known = archive.known_pages(site["id"])
+        if previous not in (None, "finished"):
+            # A 304 has no links to follow: after a crawl that died half way, conditional requests
+            # would never rediscover the pages it did not reach. Fetch everything once instead;
+            # unchanged bodies still collapse by digest and are not parsed.
+            known = dict.fromkeys(known, (None, None))
         process = CrawlerProcess(crawl_settings(site, archive.path, crawl_id, progress),
                                  install_root_handler=False)
         crawler = process.create_crawler(SiteSpider)
@@ -62,12 +69,32 @@ def run(db: str, name: str, progress: bool = True) -> int:
         status = {"finished": "finished", "shutdown": "interrupted"}.get(reason, "failed")
         archive.finish_crawl(crawl_id, status, {k: v for k, v in stats.items()
                                                 if isinstance(v, (int, float, str))})
+        end = after_crawl(archive, crawl_id)
         summary = archive.crawl(crawl_id)
-        emit({"event": "done", **summary})
+        emit({"event": "done", **summary, **end})
         return 0 if status == "finished" else 1
     finally:
         lock.release()
         archive.close()
+
+
+def after_crawl(archive: Archive, crawl_id: int) -> dict:
+    """Crawl end: removed pages and claims, the baseline, then the digest of new flags. A failure here is
+    reported, never fatal: the crawl itself is stored, and the next crawl end catches up."""
+    from storage.changes import crawl_end
+    from storage.notify import after_crawl as notify_after_crawl
+
+    def log(message: str) -> None:  # messages come masked from storage.notify
+        sys.stderr.write(f"stemwatch: {message}\n")
+        emit({"event": "warning", "crawl_id": crawl_id, "message": message})
+
+    try:
+        end = crawl_end(archive, crawl_id)
+    except Exception as exc:  # keep the crawl's summary; the traceback goes to stderr
+        traceback.print_exc()
+        end = {"crawl_end_error": f"{type(exc).__name__}: {exc}"}
+    end["notifications"] = notify_after_crawl(archive, log)
+    return end
 
 
 def main() -> None:

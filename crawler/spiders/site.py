@@ -92,8 +92,10 @@ class SiteSpider(scrapy.Spider):
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        # dont_filter: the spider dedupes by canonical URL itself; Scrapy's filter would silently
+        # drop every hop of a redirect loop (and the page with it) instead of recording the loop.
         return scrapy.Request(url, self.parse_page, errback=self.failed, headers=headers,
-                              meta={"page_url": url})
+                              meta={"page_url": url}, dont_filter=True)
 
     def sitemap_request(self, url: str) -> scrapy.Request | None:
         if url in self.sitemaps_seen or len(self.sitemaps_seen) >= MAX_SITEMAPS:
@@ -110,6 +112,10 @@ class SiteSpider(scrapy.Spider):
             yield Capture(url=requested, status=response.status, fetched_at=utcnow(),
                           error=f"redirected out of scope to {response.url}")
             return
+        if final != requested:
+            if final in self.scheduled:
+                return  # the target is captured by its own request: one capture per URL per crawl
+            self.scheduled.add(final)
         headers = {k.decode("latin-1").lower(): b", ".join(v).decode("latin-1")
                    for k, v in response.headers.items()}
         yield Capture(url=final, status=response.status, headers=headers, body=response.body,
@@ -158,8 +164,9 @@ class SiteSpider(scrapy.Spider):
             yield Capture(url=request.meta.get("page_url", request.url), status=0, fetched_at=utcnow(),
                           error=str(failure.value))
             return
-        if failure.check(IgnoreRequest):
-            # robots.txt said no, or the request was filtered: nothing was fetched.
+        if failure.check(IgnoreRequest) and "robots.txt" in str(failure.value):
+            # robots.txt said no: nothing was fetched. Other IgnoreRequests (a gzip bomb refused
+            # past DOWNLOAD_MAXSIZE) did fetch something and fall through to an error capture.
             self.crawler.stats.inc_value("stemwatch/blocked_by_robots")
             return
         yield Capture(url=request.meta.get("page_url", request.url), status=0, fetched_at=utcnow(),
