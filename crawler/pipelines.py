@@ -30,36 +30,18 @@ def extract_capture(body: bytes, content_type: str, url: str) -> Any:
     return extract(body, content_type=content_type, url=url)
 
 
-class ArchivePipeline:
-    def __init__(self, db: str, crawl_id: int, site_id: int, progress: bool, workers: int):
+class CaptureStore:
+    """The one path a capture takes into the archive, for a local crawl and a distributed ingester alike.
+
+    Not thread-safe: call it from one thread (it owns one SQLite connection).
+    """
+
+    def __init__(self, db: str, crawl_id: int, site_id: int):
         self.archive = Archive(db)
         self.archive.version_hooks.append(analyse_new_version)
         self.crawl_id = crawl_id
         self.site_id = site_id
-        self.progress = progress
         self.counts = {"pages": 0, "new": 0, "unchanged": 0, "not_modified": 0, "error": 0}
-        self.last_report = 0.0
-        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
-        # forkserver: a fork of a process running Twisted threads is not safe.
-        self.extractors = ProcessPoolExecutor(max_workers=workers,
-                                              mp_context=multiprocessing.get_context("forkserver"))
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> ArchivePipeline:
-        s = crawler.settings
-        workers = s.getint("STEMWATCH_EXTRACT_WORKERS") or max(1, (os.cpu_count() or 2) - 1)
-        return cls(s["STEMWATCH_DB"], s.getint("STEMWATCH_CRAWL_ID"), s.getint("STEMWATCH_SITE_ID"),
-                   s.getbool("STEMWATCH_PROGRESS"), workers)
-
-    async def process_item(self, item: Any) -> Any:
-        if not isinstance(item, Capture):
-            return item
-        loop = asyncio.get_running_loop()
-        if await loop.run_in_executor(self.writer, self.worth_extracting, item):
-            item.extraction = await loop.run_in_executor(
-                self.extractors, extract_capture, item.body, item.content_type, item.url)
-        await loop.run_in_executor(self.writer, self.store, item)
-        return None  # stored; nothing downstream needs it
 
     def worth_extracting(self, cap: Capture) -> bool:
         """Only a good HTML capture with a digest the page has not got now is parsed."""
@@ -68,18 +50,56 @@ class ArchivePipeline:
         cap.quality = classify(cap)
         return cap.quality == OK and self.archive.is_new_content(cap)
 
-    def store(self, cap: Capture) -> None:
+    def store(self, cap: Capture) -> str:
         outcome = self.archive.record_capture(self.crawl_id, self.site_id, cap)
         self.counts["pages"] += 1
         self.counts[outcome.kind] += 1
+        return outcome.kind
+
+    def close(self) -> None:
+        self.archive.close()
+
+
+def extractor_pool(workers: int = 0) -> ProcessPoolExecutor:
+    # forkserver: a fork of a process running Twisted threads is not safe.
+    return ProcessPoolExecutor(max_workers=workers or max(1, (os.cpu_count() or 2) - 1),
+                               mp_context=multiprocessing.get_context("forkserver"))
+
+
+class ArchivePipeline:
+    def __init__(self, db: str, crawl_id: int, site_id: int, progress: bool, workers: int):
+        self.captures = CaptureStore(db, crawl_id, site_id)
+        self.progress = progress
+        self.last_report = 0.0
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
+        self.extractors = extractor_pool(workers)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ArchivePipeline:
+        s = crawler.settings
+        return cls(s["STEMWATCH_DB"], s.getint("STEMWATCH_CRAWL_ID"), s.getint("STEMWATCH_SITE_ID"),
+                   s.getbool("STEMWATCH_PROGRESS"), s.getint("STEMWATCH_EXTRACT_WORKERS"))
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Capture):
+            return item
+        loop = asyncio.get_running_loop()
+        if await loop.run_in_executor(self.writer, self.captures.worth_extracting, item):
+            item.extraction = await loop.run_in_executor(
+                self.extractors, extract_capture, item.body, item.content_type, item.url)
+        await loop.run_in_executor(self.writer, self.store, item)
+        return None  # stored; nothing downstream needs it
+
+    def store(self, cap: Capture) -> None:
+        self.captures.store(cap)
         if self.progress and time.monotonic() - self.last_report >= PROGRESS_EVERY:
             self.last_report = time.monotonic()
-            emit({"event": "progress", "crawl_id": self.crawl_id, **self.counts})
+            emit({"event": "progress", "crawl_id": self.captures.crawl_id, **self.captures.counts})
 
     def close_spider(self) -> None:
         self.writer.shutdown(wait=True)
         self.extractors.shutdown(wait=True)
-        self.archive.close()
+        self.captures.close()
 
 
 def emit(event: dict) -> None:
