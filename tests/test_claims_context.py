@@ -250,3 +250,13 @@ def test_claim_fields_point_into_the_text():
     assert knee.evidence == "We treat knee pain with PRP injections."
     assert knee.section == "Knee care" and knee.zone == "main"
     assert knee.as_dict()["term"] == "knee_pain" and knee.as_dict()["detail"] is None
+
+
+def test_exclusion_pointing_back_at_previous_sentence():
+    from crawler.claims import extract
+
+    html = ("<html><body><main><h1>Conditions we treat</h1><h2>Not sure?</h2>"
+            "<p>We are often asked about Parkinson's disease and ALS. We do not currently offer treatment "
+            "for these conditions.</p></main></body></html>")
+    roles = {(c.term, c.role) for c in extract(html).claims if c.kind == "condition"}
+    assert roles == {("parkinsons_disease", "excluded"), ("als", "excluded")}

@@ -265,6 +265,11 @@ def _negated(prefix: str, reach: int) -> bool:
 # The page
 
 
+# Words by which a sentence points back at conditions named just before it.
+_ANAPHOR = re.compile(r"\b(?:these|those|such|either|neither|both)\s+(?:conditions?|diseases?|disorders?|illnesses)\b"
+                      r"|\b(?:treat|offer\s+(?:treatment|therapy)\s+for|accept)\s+(?:them|these|those|either)\b")
+
+
 class _Sentence:
     """One sentence of a block; cue answers are remembered."""
 
@@ -418,6 +423,15 @@ class _Page:
             self._cut_at.append(m.start() + len(m.group().rstrip()))
             self._next_at.append(m.end())
 
+    def excluded_by_next(self, s: _Sentence, bi: int) -> bool:
+        """The next sentence of the block rules out what this one named, by pointing back at it."""
+        starts = self._starts.get(bi, [])
+        i = bisect_right(starts, s.start)
+        if i >= len(starts):
+            return False
+        lo, hi = starts[i], self._ends[bi][i]
+        return bool(_ANAPHOR.search(self.low, lo, hi)) and self.span_has(EXCLUDE, lo, hi)
+
     def sentence(self, h: Hit) -> _Sentence:
         bi = h.block
         starts = self._starts.get(bi)
@@ -550,6 +564,8 @@ def _condition_role(pg: _Page, h: Hit, s: _Sentence, stem_in_sentence: bool) -> 
     role = pg.block_condition_role(h.block)
     if role:
         return role
+    if pg.excluded_by_next(s, h.block):
+        return "excluded"  # "We are asked about X. We do not treat these conditions."
     if SYMPTOM_BEFORE.name in s.present and pg.span_has(SYMPTOM_BEFORE, s.start, h.start):
         return "mentioned"
     # The same for every condition of the sentence: worked out once.
