@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -27,22 +28,32 @@ def run_crawl(db: str, name: str, on_event: EventHandler | None = None) -> dict:
                             env={**os.environ, "PYTHONUNBUFFERED": "1"},
                             start_new_session=True)  # Ctrl-C on the parent must not cut crawls short
     errors: deque[str] = deque(maxlen=20)
-    drain = threading.Thread(target=lambda: errors.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
-    drain.start()
-    summary: dict | None = None
-    crawl_id = None
-    for line in proc.stdout:  # type: ignore[union-attr]
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a stray print from a library is not a progress event
-        crawl_id = event.get("crawl_id", crawl_id)
-        if event.get("event") in ("done", "error"):
-            summary = event
-        if on_event:
-            on_event({"site": name, **event})
+    events: list[dict] = []
+
+    def read_events() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a stray print from a library is not a progress event
+            events.append(event)
+            if on_event:
+                on_event({"site": name, **event})
+
+    readers = [threading.Thread(target=read_events, daemon=True),
+               threading.Thread(target=lambda: errors.extend(proc.stderr), daemon=True)]  # type: ignore[arg-type]
+    for reader in readers:
+        reader.start()
     rc = proc.wait()
-    drain.join(timeout=5)
+    try:
+        # The crawl's process group may outlive it (extraction workers of a killed crawl): end it.
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for reader in readers:
+        reader.join(timeout=5)
+    crawl_id = next((e["crawl_id"] for e in events if e.get("crawl_id")), None)
+    summary = next((e for e in reversed(events) if e.get("event") in ("done", "error")), None)
     if summary is None:
         summary = {"event": "error", "site": name, "crawl_id": crawl_id, "status": "interrupted",
                    "error": f"crawl process ended with code {rc}: " + "".join(errors).strip()[-300:]}

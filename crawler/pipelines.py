@@ -73,6 +73,9 @@ class ArchivePipeline:
         self.last_report = 0.0
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
         self.extractors = extractor_pool(workers)
+        # Workers import the extractor and compile the vocabulary (~1 s) while robots.txt and the
+        # first pages download, not when the first page is waiting.
+        self.extractors.submit(extract_capture, b"<p>warm-up</p>", "text/html", "")
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ArchivePipeline:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import schedule
 
@@ -22,12 +21,12 @@ from storage.locks import SiteLock
 
 
 def _parse_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def due_sites(archive: Archive, now: datetime | None = None) -> list[dict]:
     """Active sites never crawled, or whose last crawl started at least `every` ago."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     last = dict(archive.conn.execute("SELECT site_id, max(started_at) FROM crawls GROUP BY site_id"))
     due = []
     for site in archive.sites(active_only=True):

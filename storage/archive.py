@@ -19,8 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlite_utils
+
+from storage.quality import classify
 
 DEFAULT_DB = "stemwatch.db"
 SCHEMA_VERSION = 1
@@ -54,6 +57,9 @@ class Capture:
     body: bytes = b""
     fetched_at: str = field(default_factory=utcnow)
     error: str = ""
+    # Filled by the pipeline when it already knows them, so the writer does not redo the work.
+    quality: str = ""
+    extraction: Any = None
 
     @property
     def content_type(self) -> str:
@@ -133,41 +139,75 @@ CREATE TABLE IF NOT EXISTS changes (
     from_version_id INTEGER REFERENCES versions(id), to_version_id INTEGER NOT NULL REFERENCES versions(id),
     crawl_id INTEGER REFERENCES crawls(id), detected_at TEXT NOT NULL,
     text_added INTEGER NOT NULL DEFAULT 0, text_removed INTEGER NOT NULL DEFAULT 0,
-    claims_added TEXT, claims_removed TEXT, score REAL NOT NULL DEFAULT 0, summary TEXT
+    claims_added TEXT, claims_removed TEXT, score REAL NOT NULL DEFAULT 0, summary TEXT,
+    kind TEXT NOT NULL DEFAULT 'edit', detail TEXT
 );
 CREATE INDEX IF NOT EXISTS changes_page ON changes(page_id, detected_at);
 CREATE INDEX IF NOT EXISTS changes_time ON changes(detected_at);
+CREATE INDEX IF NOT EXISTS changes_crawl ON changes(crawl_id);
 CREATE TABLE IF NOT EXISTS site_claims (
     id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES sites(id),
     kind TEXT NOT NULL, term TEXT NOT NULL, role TEXT NOT NULL,
     first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
     first_version_id INTEGER REFERENCES versions(id), last_version_id INTEGER REFERENCES versions(id),
     status TEXT NOT NULL DEFAULT 'active', removed_at TEXT, evidence TEXT, url TEXT,
+    zone TEXT, first_crawl_id INTEGER, removed_crawl_id INTEGER,
     UNIQUE(site_id, kind, term, role)
 );
 CREATE INDEX IF NOT EXISTS site_claims_term ON site_claims(kind, term, role, status);
+-- Phrase families of a site claim already seen ("FDA registered" vs "cGMP"): flags go to the first of each.
+CREATE TABLE IF NOT EXISTS site_claim_variants (
+    site_id INTEGER NOT NULL REFERENCES sites(id), kind TEXT NOT NULL, term TEXT NOT NULL, role TEXT NOT NULL,
+    variant TEXT NOT NULL, PRIMARY KEY (site_id, kind, term, role, variant)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS flags (
     id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES sites(id),
     kind TEXT NOT NULL, claim_kind TEXT NOT NULL, term TEXT NOT NULL, role TEXT NOT NULL,
     evidence TEXT, url TEXT, version_id INTEGER REFERENCES versions(id),
     change_id INTEGER REFERENCES changes(id), crawl_id INTEGER REFERENCES crawls(id),
-    detected_at TEXT NOT NULL, priority TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open', detail TEXT
+    detected_at TEXT NOT NULL, priority TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open', detail TEXT,
+    retracted_at TEXT, queued_at TEXT, variant TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS flags_site ON flags(site_id, detected_at);
 CREATE INDEX IF NOT EXISTS flags_status ON flags(status, detected_at);
+CREATE INDEX IF NOT EXISTS flags_claim ON flags(site_id, claim_kind, term, role);
+CREATE INDEX IF NOT EXISTS flags_queue ON flags(queued_at);
 CREATE TABLE IF NOT EXISTS reviews (
     id INTEGER PRIMARY KEY, flag_id INTEGER NOT NULL REFERENCES flags(id), at TEXT NOT NULL,
     reviewer TEXT NOT NULL, action TEXT NOT NULL, note TEXT
 );
 CREATE INDEX IF NOT EXISTS reviews_flag ON reviews(flag_id, at);
+-- Invariant 6: a raised flag is never lost, and reviews are appended, never edited.
+CREATE TRIGGER IF NOT EXISTS reviews_no_update BEFORE UPDATE ON reviews
+BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS reviews_no_delete BEFORE DELETE ON reviews
+BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS flags_no_delete BEFORE DELETE ON flags
+BEGIN SELECT RAISE(ABORT, 'flags are never deleted'); END;
 CREATE TABLE IF NOT EXISTS notify_targets (
-    id INTEGER PRIMARY KEY, url TEXT NOT NULL UNIQUE, added_at TEXT NOT NULL
+    id INTEGER PRIMARY KEY, url TEXT NOT NULL UNIQUE, added_at TEXT NOT NULL, removed_at TEXT
 );
 CREATE TABLE IF NOT EXISTS notifications (
     id INTEGER PRIMARY KEY, crawl_id INTEGER REFERENCES crawls(id), target_id INTEGER REFERENCES notify_targets(id),
     created_at TEXT NOT NULL, title TEXT, body TEXT, sent_at TEXT, attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT
+    last_error TEXT, lease_until TEXT
 );
+CREATE INDEX IF NOT EXISTS notifications_pending ON notifications(sent_at);
+"""
+
+# Full-text search over every version, kept in step by triggers. The update trigger fires only when
+# title or text change: an unchanged capture bumps last_seen and must not re-index the page.
+FTS_TRIGGERS = """
+CREATE TRIGGER IF NOT EXISTS versions_fts_ai AFTER INSERT ON versions BEGIN
+    INSERT INTO versions_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS versions_fts_ad AFTER DELETE ON versions BEGIN
+    INSERT INTO versions_fts(versions_fts, rowid, title, text) VALUES ('delete', old.id, old.title, old.text);
+END;
+CREATE TRIGGER IF NOT EXISTS versions_fts_au AFTER UPDATE OF title, text ON versions BEGIN
+    INSERT INTO versions_fts(versions_fts, rowid, title, text) VALUES ('delete', old.id, old.title, old.text);
+    INSERT INTO versions_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+END;
 """
 
 SITE_LIST_FIELDS = ("start_urls", "allow", "deny")
@@ -188,8 +228,8 @@ def connect(path: str) -> sqlite_utils.Database:
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
     )
     if "versions_fts" not in db.table_names():
-        # Full-text search over every version, kept in step with versions by triggers.
-        db["versions"].enable_fts(["title", "text"], create_triggers=True, tokenize="porter")
+        db["versions"].enable_fts(["title", "text"], create_triggers=False, tokenize="porter")
+    conn.executescript(FTS_TRIGGERS)
     return db
 
 
@@ -290,6 +330,11 @@ class Archive:
             )
         return int(cur.lastrowid)
 
+    def last_crawl_status(self, site_id: int) -> str | None:
+        row = self.conn.execute("SELECT status FROM crawls WHERE site_id = ? ORDER BY id DESC LIMIT 1",
+                                (site_id,)).fetchone()
+        return row[0] if row else None
+
     def finish_crawl(self, crawl_id: int, status: str, stats: dict | None = None) -> None:
         self.conn.execute(
             "UPDATE crawls SET status = ?, finished_at = ?, stats = ? WHERE id = ?",
@@ -320,10 +365,19 @@ class Archive:
 
     # ---- pages and captures ------------------------------------------------------------------
 
+    def is_new_content(self, cap: Capture) -> bool:
+        """Would this capture make a new version? (Only new versions are worth extracting.)"""
+        row = self.conn.execute(
+            "SELECT versions.digest, versions.status FROM pages JOIN versions "
+            "ON versions.id = pages.current_version_id WHERE pages.url = ?", (cap.url,)).fetchone()
+        return row is None or (row[0], row[1]) != (digest_of(cap.body), cap.status)
+
     def known_pages(self, site_id: int) -> dict[str, tuple[str | None, str | None]]:
-        """url -> (etag, last_modified) for conditional requests; gone pages are not revisited."""
+        """url -> (etag, last_modified) for conditional requests. A gone page is revisited until it
+        has been found gone twice (a `removed` change): one 404 may be a glitch."""
         rows = self.conn.execute(
-            "SELECT url, etag, last_modified FROM pages WHERE site_id = ? AND gone_since IS NULL",
+            "SELECT url, etag, last_modified FROM pages WHERE site_id = ? AND (gone_since IS NULL OR "
+            "NOT EXISTS (SELECT 1 FROM changes WHERE changes.page_id = pages.id AND changes.kind = 'removed'))",
             (site_id,),
         )
         return {url: (etag, lm) for url, etag, lm in rows}
@@ -384,7 +438,7 @@ class Archive:
             "INSERT INTO versions(page_id, digest, crawl_id, first_seen, last_seen, captures, status, "
             "content_type, headers, quality) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
             (page_id, digest, crawl_id, cap.fetched_at, cap.fetched_at, cap.status, cap.content_type,
-             json.dumps(cap.headers, sort_keys=True), basic_quality(cap)),
+             json.dumps(cap.headers, sort_keys=True), cap.quality or classify(cap)),
         )
         version_id = int(cur.lastrowid)
         self.conn.execute("UPDATE pages SET current_version_id = ? WHERE id = ?", (version_id, page_id))
@@ -397,10 +451,12 @@ class Archive:
         sets = ["last_seen = ?", "last_status = ?", "last_crawl_id = ?",
                 "gone_since = CASE WHEN ? THEN COALESCE(gone_since, ?) ELSE NULL END"]
         args: list = [cap.fetched_at, cap.status, crawl_id, int(gone), cap.fetched_at]
-        if outcome.kind == "new" and cap.status == 200:
-            # Validators of the stored version make the next crawl's requests conditional.
+        if outcome.kind == "new":
+            # Validators of the stored version make the next crawl's requests conditional. A new
+            # error or challenge version clears them: a 304 must never extend a bad capture.
+            good = cap.status == 200
             sets += ["etag = ?", "last_modified = ?"]
-            args += [cap.headers.get("etag"), cap.headers.get("last-modified")]
+            args += [cap.headers.get("etag") if good else None, cap.headers.get("last-modified") if good else None]
         self.conn.execute(f"UPDATE pages SET {', '.join(sets)} WHERE id = ?", (*args, page_id))
 
     # ---- reading -----------------------------------------------------------------------------
@@ -425,11 +481,3 @@ class Archive:
     def close(self) -> None:
         self.conn.close()
 
-
-def basic_quality(cap: Capture) -> str:
-    """A first, status-only reading of a capture's quality (refined by storage.quality)."""
-    if cap.status >= 400:
-        return "error"
-    if not cap.body.strip():
-        return "empty"
-    return "ok"

@@ -29,7 +29,7 @@ def test_first_crawl_archives_every_page_byte_exact(archive, demo_site):
         assert path in got, f"{path} not archived; got {sorted(got)}"
     assert summary["new_versions"] == len(got) == summary["pages"]
     # Bytes read back from the archive are exactly what the server holds.
-    for path, [(digest, status, _)] in got.items():
+    for path, [(digest, _status, _)] in got.items():
         file = DEMO / "v1" / (path + "index.html" if path.endswith("/") or not path else path)
         raw = archive.body(digest)
         assert raw == file.read_bytes(), path

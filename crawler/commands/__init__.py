@@ -9,7 +9,7 @@ import importlib
 
 import click
 
-MODULES: list[str] = []
+MODULES: list[str] = ["journalist", "review", "ops", "report", "distributed"]
 
 
 def load() -> list[click.Command]:

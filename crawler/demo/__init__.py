@@ -42,6 +42,7 @@ def run_demo(db: str, echo: Callable[[str], None] = print) -> None:
         echo("\nThe site changes (v2): a new treatment page, a changed claim, noise elsewhere.\n")
         second = crawl_and_report(archive, echo, "Second crawl (v2)")
         report_changes(archive, first, second, echo)
+        report_flags(archive, second, db, echo)
     echo(f"""
 Explore further:
   stemwatch sites list --db {db}
@@ -92,3 +93,25 @@ def report_changes(archive: Archive, first: dict, second: dict, echo: Callable[[
 def claim_set(archive: Archive, version_id: int) -> set[tuple[str, str, str]]:
     return set(archive.conn.execute(
         "SELECT kind, term, role FROM claims WHERE version_id = ?", (version_id,)).fetchall())
+
+
+def report_flags(archive: Archive, second: dict, db: str, echo: Callable[[str], None]) -> None:
+    """The flags the v1 -> v2 crawl raised (v1 is the baseline: recorded, not flagged), and how to review them."""
+    rows = archive.conn.execute(
+        "SELECT id, priority, kind, claim_kind, term, url, evidence, change_id FROM flags WHERE crawl_id = ? "
+        "ORDER BY CASE priority WHEN 'high' THEN 0 WHEN 'normal' THEN 1 ELSE 2 END, id", (second.get("id"),)).fetchall()
+    echo(f"\n== Flags raised by the second crawl: {len(rows)} (the first crawl is the baseline, never flagged)")
+    for flag_id, priority, kind, claim_kind, term, url, evidence, _ in rows:
+        echo(f"   #{flag_id} [{priority}] {kind}: {claim_kind} {term}  {url}")
+        echo(f'        "{" ".join((evidence or "").split())[:110]}"')
+    # The diff worth showing is of an edited page (a new page's diff is the whole page).
+    edited = [r[5] for r in rows if archive.conn.execute(
+        "SELECT from_version_id FROM changes WHERE id = ?", (r[7],)).fetchone() not in (None, (None,))]
+    page = (edited or [r[5] for r in rows] or [""])[0]
+    echo(f"""
+Review them:
+  stemwatch flags --db {db}
+  stemwatch flags show {rows[0][0] if rows else 1} --db {db}
+  stemwatch flags confirm {rows[0][0] if rows else 1} --note "checked the archived page" --db {db}
+  stemwatch changes --db {db}
+  stemwatch diff {page or "URL"} --db {db}""")

@@ -23,8 +23,9 @@ from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from crawler.middlewares import RefusedAddress
 from storage.archive import Capture, utcnow
 
-# Query parameters that never change what a page says: tracking tags and session ids.
-NOISE_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_eid|sid|sessionid|phpsessid|jsessionid|_ga)$", re.I)
+# Query parameters that never change what a page says: tracking tags, session ids, cache busters.
+NOISE_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_eid|sid|sessionid|phpsessid|jsessionid|_ga"
+                          r"|_|v|ver|ts|cb|cachebust\w*|nocache|timestamp|rnd|rand)$", re.I)
 MAX_SITEMAPS = 50
 
 
