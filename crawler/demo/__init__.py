@@ -6,6 +6,7 @@ fixture of the end-to-end tests.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -37,17 +38,21 @@ def run_demo(db: str, echo: Callable[[str], None] = print) -> None:
         archive = Archive(db)
         archive.add_site(demo_site_row(site.url))
         echo(f"Demo clinic site (v1) served at {site.url}; archive: {db}\n")
-        first = crawl_and_report(archive, echo, "First crawl (v1)")
+        crawl_and_report(archive, echo, "First crawl (v1): the baseline")
         site.set_root(SITE_ROOT / "v2")
         echo("\nThe site changes (v2): a new treatment page, a changed claim, noise elsewhere.\n")
         second = crawl_and_report(archive, echo, "Second crawl (v2)")
-        report_changes(archive, first, second, echo)
+        report_changes(archive, second, echo)
         report_flags(archive, second, db, echo)
     echo(f"""
 Explore further:
   stemwatch sites list --db {db}
   stemwatch crawls --db {db}
-  sqlite3 {db} 'SELECT url, last_status FROM pages'
+  stemwatch search "autism" --db {db}
+  stemwatch timeline {DEMO_SITE} --db {db}
+  stemwatch history URL --db {db}
+  stemwatch serve --db {db}          # the web UI on http://127.0.0.1:8001
+  stemwatch report --out report --db {db}
 """)
 
 
@@ -64,35 +69,39 @@ def crawl_and_report(archive: Archive, echo: Callable[[str], None], heading: str
         "ORDER BY pages.url", (summary.get("id"),)).fetchall()
     for url, status, digest, ctype, version_id in rows:
         echo(f"   {status} {url}  {digest[:17]}…  {ctype.split(';')[0]}")
-        for kind, term, role in archive.conn.execute(
-                "SELECT DISTINCT kind, term, role FROM claims WHERE version_id = ? "
-                "ORDER BY kind, term, role", (version_id,)):
-            echo(f"        {kind:<10} {term:<28} {role}")
+        for line in claim_lines(archive, version_id):
+            echo("        " + line)
     return summary
 
 
-def report_changes(archive: Archive, first: dict, second: dict, echo: Callable[[str], None]) -> None:
-    """Which pages got a new version in the second crawl, and which claims came and went."""
-    echo("\n== What changed between the crawls")
+def claim_lines(archive: Archive, version_id: int) -> list[str]:
+    """A version's claims, one line per role and kind: "offered   condition: autism, knee_pain"."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for kind, term, role in archive.conn.execute(
+            "SELECT DISTINCT kind, term, role FROM claims WHERE version_id = ? ORDER BY role DESC, kind, term",
+            (version_id,)):
+        grouped.setdefault((role, kind), []).append(term)
+    return [f"{role:<9} {kind + ':':<11} {', '.join(terms)}" for (role, kind), terms in grouped.items()]
+
+
+def report_changes(archive: Archive, second: dict, echo: Callable[[str], None]) -> None:
+    """The change records of the second crawl: noise-only edits (dates, tokens, carousel order) make none."""
+    echo("\n== What changed between the crawls (noise-only edits record no change)")
     rows = archive.conn.execute(
-        "SELECT pages.url, versions.id, (SELECT max(v.id) FROM versions v WHERE v.page_id = pages.id "
-        "AND v.id < versions.id) FROM versions JOIN pages ON pages.id = versions.page_id "
-        "WHERE versions.crawl_id = ? ORDER BY pages.url", (second.get("id"),)).fetchall()
-    for url, new_id, old_id in rows:
-        if old_id is None:
-            echo(f"   new page   {url}")
-            continue
-        before, after = claim_set(archive, old_id), claim_set(archive, new_id)
-        echo(f"   changed    {url}")
-        for claim in sorted(after - before):
-            echo(f"        + {' '.join(claim)}")
-        for claim in sorted(before - after):
-            echo(f"        - {' '.join(claim)}")
-
-
-def claim_set(archive: Archive, version_id: int) -> set[tuple[str, str, str]]:
-    return set(archive.conn.execute(
-        "SELECT kind, term, role FROM claims WHERE version_id = ?", (version_id,)).fetchall())
+        "SELECT pages.url, changes.kind, changes.score, changes.claims_added, changes.claims_removed "
+        "FROM changes JOIN pages ON pages.id = changes.page_id WHERE changes.crawl_id = ? ORDER BY pages.url",
+        (second.get("id"),)).fetchall()
+    for url, kind, score, added, removed in rows:
+        echo(f"   {kind:<9} score {score:.2f}  {url}")
+        for sign, claims in (("+", added), ("-", removed)):
+            for claim in json.loads(claims or "[]"):
+                echo(f"        {sign} {' '.join(claim)}")
+    quiet = archive.conn.execute(
+        "SELECT pages.url FROM versions JOIN pages ON pages.id = versions.page_id WHERE versions.crawl_id = ? "
+        "AND NOT EXISTS (SELECT 1 FROM changes WHERE changes.to_version_id = versions.id) ORDER BY pages.url",
+        (second.get("id"),)).fetchall()
+    for (url,) in quiet:
+        echo(f"   noise     new version, no change  {url}")
 
 
 def report_flags(archive: Archive, second: dict, db: str, echo: Callable[[str], None]) -> None:
