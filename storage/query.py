@@ -102,7 +102,9 @@ def site_id(conn: sqlite3.Connection, name: str) -> int:
 # ---- full-text search ---------------------------------------------------------------------------
 
 def literal_query(text: str) -> str:
-    """Every word as a quoted FTS5 string: search for the words themselves, no operators."""
+    """Every word as a quoted FTS5 string: search for the words themselves, no operators.
+    Control characters are dropped: FTS5 cannot take a NUL inside a string."""
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
     return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
 
 
