@@ -39,6 +39,9 @@ HTTPERROR_ALLOW_ALL = True
 # Session cookies make pages vary between crawls and identify us; we want the public page.
 COOKIES_ENABLED = False
 
+# A site needs no Referer from us to serve its public pages; leaving it out also saves work per request.
+REFERER_ENABLED = False
+
 # One item per page: Scrapy's default of 100 concurrent items only adds scheduling overhead.
 CONCURRENT_ITEMS = 8
 

@@ -90,15 +90,18 @@ def _blocked(cap: Capture, sniff: bytes, text: str) -> bool:
     if BLOCK_HEADERS["cf-mitigated"].search(headers.get("cf-mitigated", "")):
         return True  # Cloudflare says so outright, whatever the status
     signs_in_headers = any(rx.search(headers.get(name, "")) for name, rx in BLOCK_HEADERS.items())
-    # Challenge markers often sit in scripts and attributes, so the raw head of the body counts too.
-    signs_in_text = bool(text) and bool(BLOCK_TEXT.search(text[:5000]) or BLOCK_TEXT.search(
-        sniff[:20000].decode("utf-8", "replace")))
+
+    def signs_in_text() -> bool:
+        # Challenge markers often sit in scripts and attributes, so the raw head of the body counts too.
+        return bool(text) and bool(BLOCK_TEXT.search(text[:5000]) or BLOCK_TEXT.search(
+            sniff[:20000].decode("utf-8", "replace")))
+
     if cap.status == 429:
         return True  # rate limited: never a reading of the page
     if cap.status in BLOCK_STATUSES:
-        return signs_in_headers or signs_in_text
-    # A 200 challenge page: short, and it says what it is.
-    return cap.status == 200 and signs_in_text and len(text) < SOFT_404_MAX_TEXT
+        return signs_in_headers or signs_in_text()
+    # A 200 challenge page: short, and it says what it is (a long page is never searched: most pages are).
+    return cap.status == 200 and len(text) < SOFT_404_MAX_TEXT and signs_in_text()
 
 
 def _says_not_found(sniff: bytes, text: str) -> bool:
