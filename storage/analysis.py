@@ -39,23 +39,9 @@ def store_extraction(db: sqlite_utils.Database, version_id: int, result, extract
         'INSERT INTO claims(version_id, kind, term, role, evidence, section, zone, start, "end", detail) '
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(version_id, c.kind, c.term, c.role, c.evidence, c.section, c.zone, c.start, c.end,
-          json.dumps(c.detail, sort_keys=True) if c.detail else None) for c in distinct_claims(result)],
+          json.dumps(c.detail, sort_keys=True) if c.detail else None) for c in result.claims],
     )
 
-
-def distinct_claims(result) -> list:
-    """The first of each repeated claim: the same words for the same (kind, term, role) in the same zone
-    say nothing new a second time (a badge in every footer block), and would only grow the archive.
-    Prices and statistics differ by value, so their values are part of the key."""
-    seen: set[tuple] = set()
-    kept = []
-    for c in result.claims:
-        key = (c.kind, c.term, c.role, c.zone, result.text[c.start:c.end].lower(),
-               json.dumps(c.detail, sort_keys=True) if c.detail else None)
-        if key not in seen:
-            seen.add(key)
-            kept.append(c)
-    return kept
 
 
 def reextract_all(archive, site_id: int | None = None) -> int:
