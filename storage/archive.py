@@ -359,10 +359,6 @@ class Archive:
             raise ArchiveError(f"unknown crawl: {crawl_id}")
         return dict(zip([d[0] for d in cur.description], row))
 
-    def count(self, crawl_id: int, column: str, by: int = 1) -> None:
-        assert column in ("pages", "new_versions", "unchanged", "not_modified", "errors", "blocked")
-        self.conn.execute(f"UPDATE crawls SET {column} = {column} + ? WHERE id = ?", (by, crawl_id))
-
     # ---- pages and captures ------------------------------------------------------------------
 
     def is_new_content(self, cap: Capture) -> bool:
