@@ -11,6 +11,7 @@ import json
 import sqlite_utils
 
 from storage.archive import Capture
+from storage.codec import pack_text
 from storage.quality import OK
 
 
@@ -32,8 +33,8 @@ def analyse_new_version(db: sqlite_utils.Database, version_id: int, cap: Capture
 def store_extraction(db: sqlite_utils.Database, version_id: int, result, extractor: str) -> None:
     """Replace a version's derived data (title, text, claims); its body is never touched."""
     conn = db.conn
-    conn.execute("UPDATE versions SET title = ?, text = ?, extractor = ? WHERE id = ?",
-                 (result.title, result.text, extractor, version_id))
+    conn.execute("UPDATE versions SET title = ?, text_z = ?, extractor = ? WHERE id = ?",
+                 (result.title, pack_text(result.text), extractor, version_id))
     conn.execute("DELETE FROM claims WHERE version_id = ?", (version_id,))
     conn.executemany(
         'INSERT INTO claims(version_id, kind, term, role, evidence, section, zone, start, "end", detail) '

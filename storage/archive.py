@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,10 +22,11 @@ from typing import Any
 
 import sqlite_utils
 
+from storage import codec
 from storage.quality import classify
 
 DEFAULT_DB = "stemwatch.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class ArchiveError(Exception):
@@ -113,12 +113,17 @@ CREATE INDEX IF NOT EXISTS pages_site ON pages(site_id);
 CREATE TABLE IF NOT EXISTS bodies (
     digest TEXT PRIMARY KEY, codec TEXT NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL
 );
+-- Per-site compression dictionaries for bodies (storage.codec).
+CREATE TABLE IF NOT EXISTS body_dicts (
+    id INTEGER PRIMARY KEY, site_id INTEGER REFERENCES sites(id), created_at TEXT NOT NULL, data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS body_dicts_site ON body_dicts(site_id);
 CREATE TABLE IF NOT EXISTS versions (
     id INTEGER PRIMARY KEY, page_id INTEGER NOT NULL REFERENCES pages(id),
     digest TEXT NOT NULL REFERENCES bodies(digest), crawl_id INTEGER REFERENCES crawls(id),
     first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, captures INTEGER NOT NULL DEFAULT 1,
     status INTEGER NOT NULL, content_type TEXT, headers TEXT, quality TEXT NOT NULL,
-    title TEXT, text TEXT, extractor TEXT
+    title TEXT, text_z BLOB, extractor TEXT
 );
 CREATE INDEX IF NOT EXISTS versions_page ON versions(page_id, first_seen);
 CREATE INDEX IF NOT EXISTS versions_digest ON versions(digest);
@@ -195,20 +200,39 @@ CREATE TABLE IF NOT EXISTS notifications (
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications(sent_at);
 """
 
-# Full-text search over every version, kept in step by triggers. The update trigger fires only when
-# title or text change: an unchanged capture bumps last_seen and must not re-index the page.
-FTS_TRIGGERS = """
+# Full-text search over every version. The text is stored compressed, so the index reads it through a
+# view (external content: snippets and rebuilds work) and is kept in step by triggers. The update trigger
+# fires only when title or text change: an unchanged capture bumps last_seen and must not re-index the page.
+FTS = """
+CREATE VIEW IF NOT EXISTS versions_text AS SELECT id, title, unpack_text(text_z) AS text FROM versions;
+CREATE VIRTUAL TABLE IF NOT EXISTS versions_fts USING fts5(
+    title, text, content='versions_text', content_rowid='id', tokenize='porter'
+);
 CREATE TRIGGER IF NOT EXISTS versions_fts_ai AFTER INSERT ON versions BEGIN
-    INSERT INTO versions_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+    INSERT INTO versions_fts(rowid, title, text) VALUES (new.id, new.title, unpack_text(new.text_z));
 END;
 CREATE TRIGGER IF NOT EXISTS versions_fts_ad AFTER DELETE ON versions BEGIN
-    INSERT INTO versions_fts(versions_fts, rowid, title, text) VALUES ('delete', old.id, old.title, old.text);
+    INSERT INTO versions_fts(versions_fts, rowid, title, text)
+    VALUES ('delete', old.id, old.title, unpack_text(old.text_z));
 END;
-CREATE TRIGGER IF NOT EXISTS versions_fts_au AFTER UPDATE OF title, text ON versions BEGIN
-    INSERT INTO versions_fts(versions_fts, rowid, title, text) VALUES ('delete', old.id, old.title, old.text);
-    INSERT INTO versions_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+CREATE TRIGGER IF NOT EXISTS versions_fts_au AFTER UPDATE OF title, text_z ON versions BEGIN
+    INSERT INTO versions_fts(versions_fts, rowid, title, text)
+    VALUES ('delete', old.id, old.title, unpack_text(old.text_z));
+    INSERT INTO versions_fts(rowid, title, text) VALUES (new.id, new.title, unpack_text(new.text_z));
 END;
 """
+
+# Schema 1 kept versions.text uncompressed, indexed by an FTS table whose content was versions itself.
+MIGRATE_TEXT = """
+DROP TRIGGER IF EXISTS versions_fts_ai;
+DROP TRIGGER IF EXISTS versions_fts_ad;
+DROP TRIGGER IF EXISTS versions_fts_au;
+DROP TABLE IF EXISTS versions_fts;
+ALTER TABLE versions ADD COLUMN text_z BLOB;
+UPDATE versions SET text_z = pack_text(text) WHERE text IS NOT NULL;
+ALTER TABLE versions DROP COLUMN text;
+"""
+
 
 SITE_LIST_FIELDS = ("start_urls", "allow", "deny")
 SITE_BOOL_FIELDS = ("obey_robots", "active")
@@ -222,15 +246,28 @@ def connect(path: str) -> sqlite_utils.Database:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
+    codec.register(conn)
     db = sqlite_utils.Database(conn)
     conn.executescript(SCHEMA)
     conn.execute(
         "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
     )
-    if "versions_fts" not in db.table_names():
-        db["versions"].enable_fts(["title", "text"], create_triggers=False, tokenize="porter")
-    conn.executescript(FTS_TRIGGERS)
+    if "text" in {col[1] for col in conn.execute("PRAGMA table_info(versions)")}:
+        migrate_text(conn)
+    conn.executescript(FTS)
     return db
+
+
+def migrate_text(conn: sqlite3.Connection) -> None:
+    """Schema 1 to 2: compress every version's text and rebuild the full-text index over it, all or nothing."""
+    script = (f"BEGIN IMMEDIATE; {MIGRATE_TEXT} {FTS} INSERT INTO versions_fts(versions_fts) VALUES ('rebuild'); "
+              f"UPDATE meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version'; COMMIT;")
+    try:
+        conn.executescript(script)
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 class Archive:
@@ -397,7 +434,7 @@ class Archive:
                     self._bump(current[0], cap.fetched_at)
                     outcome = Outcome("unchanged", page_id, current[0])
                 else:
-                    outcome = Outcome("new", page_id, self._new_version(page_id, crawl_id, digest, cap))
+                    outcome = Outcome("new", page_id, self._new_version(site_id, page_id, crawl_id, digest, cap))
             self._touch_page(page_id, crawl_id, cap, outcome)
             column = {"new": "new_versions", "unchanged": "unchanged", "not_modified": "not_modified",
                       "error": "errors"}[outcome.kind]
@@ -425,11 +462,29 @@ class Archive:
             "UPDATE versions SET last_seen = ?, captures = captures + 1 WHERE id = ?", (at, version_id)
         )
 
-    def _new_version(self, page_id: int, crawl_id: int, digest: str, cap: Capture) -> int:
-        self.conn.execute(
-            "INSERT OR IGNORE INTO bodies(digest, codec, size, data) VALUES (?, 'zlib', ?, ?)",
-            (digest, len(cap.body), zlib.compress(cap.body, 6)),
-        )
+    def _site_dict(self, site_id: int, cap: Capture) -> tuple[int, bytes] | None:
+        """The site's body dictionary, made from its first HTML page big enough to carry a template.
+        Read each time, never cached: a rolled-back transaction must not leave a dictionary in use."""
+        if not cap.is_html:
+            return None
+        row = self.conn.execute("SELECT id, data FROM body_dicts WHERE site_id = ? ORDER BY id LIMIT 1",
+                                (site_id,)).fetchone()
+        if row:
+            return row[0], row[1]
+        template = codec.template_of(cap.body) if cap.status == 200 else None
+        if template is None:
+            return None
+        cur = self.conn.execute("INSERT INTO body_dicts(site_id, created_at, data) VALUES (?, ?, ?)",
+                                (site_id, utcnow(), template))
+        return int(cur.lastrowid), template
+
+    def _new_version(self, site_id: int, page_id: int, crawl_id: int, digest: str, cap: Capture) -> int:
+        if not self.conn.execute("SELECT 1 FROM bodies WHERE digest = ?", (digest,)).fetchone():
+            zdict = self._site_dict(site_id, cap)
+            name, data = (f"{codec.DICT_CODEC}{zdict[0]}", codec.pack_body(cap.body, zdict[1])) if zdict \
+                else ("zlib", codec.pack_body(cap.body))
+            self.conn.execute("INSERT INTO bodies(digest, codec, size, data) VALUES (?, ?, ?, ?)",
+                              (digest, name, len(cap.body), data))
         cur = self.conn.execute(
             "INSERT INTO versions(page_id, digest, crawl_id, first_seen, last_seen, captures, status, "
             "content_type, headers, quality) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
@@ -458,13 +513,10 @@ class Archive:
     # ---- reading -----------------------------------------------------------------------------
 
     def body(self, digest: str) -> bytes:
-        row = self.conn.execute("SELECT codec, data FROM bodies WHERE digest = ?", (digest,)).fetchone()
-        if not row:
-            raise ArchiveError(f"no body stored for {digest}")
-        codec, data = row
-        if codec != "zlib":
-            raise ArchiveError(f"unknown body codec {codec!r} for {digest}")
-        return zlib.decompress(data)
+        try:
+            return codec.read_body(self.conn, digest)
+        except codec.CodecError as exc:
+            raise ArchiveError(str(exc)) from exc
 
     def site_summary(self, site_id: int) -> dict:
         pages, versions = self.conn.execute(

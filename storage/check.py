@@ -7,10 +7,10 @@ analyst can say exactly what is wrong ("body sha1:ABC… decompresses to a diffe
 from __future__ import annotations
 
 import sqlite3
-import zlib
 from dataclasses import asdict, dataclass, field
 
 from storage.archive import Archive, digest_of
+from storage.codec import CodecError, unpack_body
 from storage.locks import SiteLock
 
 MAX_LISTED = 50  # problems listed per check; the count says how many there are in all
@@ -71,13 +71,10 @@ def check_bodies(conn: sqlite3.Connection) -> CheckResult:
     result = CheckResult("bodies", "every body decompresses to its recorded size and digest")
     # One row at a time: an archive's bodies need not fit in memory together.
     for digest, codec, size, data in conn.execute("SELECT digest, codec, size, data FROM bodies"):
-        if codec != "zlib":
-            result.add(f"body {digest}: unknown codec {codec!r}")
-            continue
         try:
-            raw = zlib.decompress(data)
-        except (zlib.error, TypeError) as exc:
-            result.add(f"body {digest}: does not decompress ({exc})")
+            raw = unpack_body(conn, codec, data)
+        except CodecError as exc:
+            result.add(f"body {digest}: {exc}")
             continue
         wrong = []  # one line per damaged body, saying everything wrong with it
         if len(raw) != size:

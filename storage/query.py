@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import zlib
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from storage import codec
 from storage.archive import ArchiveError
 
 SEARCH_LIMIT = 50
@@ -284,8 +284,8 @@ def as_of(conn: sqlite3.Connection, url: str, at: str | None = None, readable: b
 
 
 def version(conn: sqlite3.Connection, version_id: int) -> dict[str, Any]:
-    row = _one(conn.execute(f"SELECT {VERSION_COLUMNS}, versions.headers, versions.text, versions.extractor "
-                            f"FROM {VERSION_FROM} WHERE versions.id = ?", (version_id,)))
+    row = _one(conn.execute(f"SELECT {VERSION_COLUMNS}, versions.headers, unpack_text(versions.text_z) AS text, "
+                            f"versions.extractor FROM {VERSION_FROM} WHERE versions.id = ?", (version_id,)))
     if row is None:
         raise QueryError(f"unknown version: {version_id}")
     return row
@@ -293,16 +293,14 @@ def version(conn: sqlite3.Connection, version_id: int) -> dict[str, Any]:
 
 def read_body(conn: sqlite3.Connection, digest: str) -> bytes:
     """The exact archived bytes (as storage.archive.Archive.body, for any plain connection)."""
-    row = conn.execute("SELECT codec, data FROM bodies WHERE digest = ?", (digest,)).fetchone()
-    if not row:
-        raise QueryError(f"no body stored for {digest}")
-    if row[0] != "zlib":
-        raise QueryError(f"unknown body codec {row[0]!r} for {digest}")
-    return zlib.decompress(row[1])
+    try:
+        return codec.read_body(conn, digest)
+    except codec.CodecError as exc:
+        raise QueryError(str(exc)) from exc
 
 
 def version_text(conn: sqlite3.Connection, version_id: int) -> str | None:
-    row = conn.execute("SELECT text FROM versions WHERE id = ?", (version_id,)).fetchone()
+    row = conn.execute("SELECT unpack_text(text_z) FROM versions WHERE id = ?", (version_id,)).fetchone()
     return row[0] if row else None
 
 

@@ -209,7 +209,8 @@ def diff_versions(conn: sqlite3.Connection, old_id: int | None, new_id: int, con
     """A unified diff of the normalised text (noise shown as placeholders) and the claim diff.
     Without an old version (a new page) only the lines `around` the evidence are shown."""
     url, new_text, new_seen = conn.execute(
-        "SELECT p.url, v.text, v.first_seen FROM versions v JOIN pages p ON p.id = v.page_id WHERE v.id = ?",
+        "SELECT p.url, unpack_text(v.text_z), v.first_seen FROM versions v JOIN pages p ON p.id = v.page_id "
+        "WHERE v.id = ?",
         (new_id,)).fetchone()
     new_lines = normalised_lines(new_text)
     new_claims = _claim_keys(conn, new_id)
@@ -217,7 +218,8 @@ def diff_versions(conn: sqlite3.Connection, old_id: int | None, new_id: int, con
         lines = [f"+{line}" for line in _around(new_lines, around, context)]
         header = [f"--- (no earlier version of {url})", f"+++ {url} version {new_id} ({new_seen})"]
         return {"text": header + lines, "claims_added": sorted(new_claims), "claims_removed": []}
-    old_text, old_seen = conn.execute("SELECT text, first_seen FROM versions WHERE id = ?", (old_id,)).fetchone()
+    old_text, old_seen = conn.execute("SELECT unpack_text(text_z), first_seen FROM versions WHERE id = ?",
+                                      (old_id,)).fetchone()
     old_claims = _claim_keys(conn, old_id)
     text = list(difflib.unified_diff(normalised_lines(old_text), new_lines, lineterm="", n=context,
                                      fromfile=f"{url} version {old_id} ({old_seen})",

@@ -8,6 +8,7 @@ import zlib
 
 import pytest
 
+from storage import codec
 from storage.archive import Archive, Capture
 from storage.check import check_archive
 from storage.locks import SiteLock
@@ -29,7 +30,7 @@ def filled(archive: Archive) -> Archive:
         archive.record_capture(crawl_id, site["id"], Capture(
             url="http://clinic.test" + path, status=200, body=body,
             headers={"content-type": "application/pdf" if path.endswith(".pdf") else "text/html"}))
-    archive.conn.execute("UPDATE versions SET text = 'stem cells for knee pain' WHERE id = 1")
+    archive.conn.execute("UPDATE versions SET text_z = pack_text('stem cells for knee pain') WHERE id = 1")
     archive.finish_crawl(crawl_id, "finished")
     return archive
 
@@ -37,6 +38,7 @@ def filled(archive: Archive) -> Archive:
 def raw(archive: Archive) -> sqlite3.Connection:
     """A second connection without foreign keys, to damage the archive the way a bug would."""
     conn = sqlite3.connect(archive.path, isolation_level=None)
+    codec.register(conn)  # the full-text triggers unpack stored text
     conn.execute("PRAGMA foreign_keys=OFF")
     return conn
 
@@ -92,7 +94,7 @@ def test_fulltext_out_of_step_named(filled):
     conn = raw(filled)
     # Drop version 1 from the index behind the triggers' back.
     conn.execute("INSERT INTO versions_fts(versions_fts, rowid, title, text) "
-                 "SELECT 'delete', id, title, text FROM versions WHERE id = 1")
+                 "SELECT 'delete', id, title, unpack_text(text_z) FROM versions WHERE id = 1")
     conn.close()
     found = problems(filled)["fulltext"]
     assert any("indexes 2 versions, the archive has 3" in p for p in found), found

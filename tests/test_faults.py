@@ -111,7 +111,8 @@ def page(archive: Archive, url: str) -> dict:
     row = archive.conn.execute("SELECT id, last_status FROM pages WHERE url = ?", (url,)).fetchone()
     assert row, f"{url} was never recorded"
     versions = archive.conn.execute(
-        "SELECT status, digest, quality, text FROM versions WHERE page_id = ? ORDER BY id", (row[0],)).fetchall()
+        "SELECT status, digest, quality, unpack_text(text_z) FROM versions WHERE page_id = ? ORDER BY id",
+        (row[0],)).fetchall()
     errors = [e for (e,) in archive.conn.execute("SELECT error FROM captures WHERE page_id = ?", (row[0],))]
     return {"status": row[1], "versions": versions, "errors": errors}
 

@@ -94,7 +94,7 @@ def build_newsroom(archive: Archive) -> dict[str, int]:
         body = archive.body(digest)
         if body in TEXTS:
             title, text = TEXTS[body]
-            conn.execute("UPDATE versions SET title = ?, text = ?, extractor = 'test-1' WHERE id = ?",
+            conn.execute("UPDATE versions SET title = ?, text_z = pack_text(?), extractor = 'test-1' WHERE id = ?",
                          (title, text, vid))
         for kind, term, role, evidence in CLAIMS.get(body, []):
             conn.execute("INSERT INTO claims(version_id, kind, term, role, evidence, section, start, \"end\") "

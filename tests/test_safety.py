@@ -144,7 +144,7 @@ def test_hostile_search_queries_answer_or_refuse_cleanly(tmp_path, query):
     crawl_id = archive.start_crawl(site)
     archive.record_capture(crawl_id, site["id"], Capture(url="http://clinic.test/", status=200, body=b"<p>x</p>",
                                                          headers={"content-type": "text/html"}))
-    archive.conn.execute("UPDATE versions SET text = 'stem cell therapy'")
+    archive.conn.execute("UPDATE versions SET text_z = pack_text('stem cell therapy')")
     try:
         rows = query_mod.search(archive.conn, query)
         assert isinstance(rows, list)

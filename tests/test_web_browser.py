@@ -130,7 +130,7 @@ def test_browser_search_query_and_sandboxed_version(tmp_path):
         body=body, fetched_at="2026-03-01T08:00:00.000Z"))
     archive.finish_crawl(crawl, "finished")
     vid = archive.conn.execute("SELECT max(id) FROM versions").fetchone()[0]
-    archive.conn.execute("UPDATE versions SET title = ?, text = ? WHERE id = ?",
+    archive.conn.execute("UPDATE versions SET title = ?, text_z = pack_text(?) WHERE id = ?",
                          ("Exosome therapy for autism", f"{MARKER}: our exosome protocol treats autism in children.",
                           vid))
     archive.conn.execute(

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit
 from datasette import Response, hookimpl
 from markupsafe import Markup, escape
 
-from storage import query
+from storage import codec, query
 
 DB_NAME = "archive"
 RAW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
@@ -48,6 +48,7 @@ def prepare_connection(conn: sqlite3.Connection, database: str) -> None:
     # Datasette reads with ?mode=ro but keeps a writable connection for plugins; query_only makes
     # every connection to the archive, that one included, refuse any change.
     if database == DB_NAME:
+        codec.register(conn)  # the versions_text view and full-text snippets unpack stored text
         conn.execute("PRAGMA query_only = 1")
         conn.set_authorizer(_authorizer)
 
