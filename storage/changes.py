@@ -284,19 +284,32 @@ def _known_at_baseline(conn: sqlite3.Connection, page_id: int, baseline: int) ->
         (page_id, baseline, page_id, baseline)).fetchone()[0])
 
 
-def therapy_detail(claim: ClaimRow, page_claims: list[ClaimRow]) -> dict:
+@dataclass
+class PageOffer:
+    """The products and routes a page offers in its body: the context of each new condition on it."""
+
+    cell_types: list[str]
+    routes: list[str]
+
+    @classmethod
+    def of(cls, page_claims: list[ClaimRow]) -> PageOffer:
+        offered = [c for c in page_claims if c.role == "offered" and c.in_body]
+        return cls(sorted({c.term for c in offered if c.kind == "cell_type"}),
+                   sorted({c.term for c in offered if c.kind == "route"}))
+
+
+def therapy_detail(claim: ClaimRow, offer: PageOffer) -> dict:
     """What else the same page offers with a new condition (its products and routes, where it says), and
     how good the evidence is: a sentence in the page body on a page that offers a product or route beats
     a menu label seen on another page first."""
-    offered = [c for c in page_claims if c.role == "offered" and c.in_body]
-    therapy_page = any(c.kind in ("cell_type", "route") for c in offered)
+    therapy_page = bool(offer.cell_types or offer.routes)
     quality = 4 * claim.in_body + 2 * (len(claim.evidence) >= SENTENCE_CHARS) + therapy_page
     detail: dict = {"zone": claim.zone, "section": claim.section, "quality": quality}
     if claim.detail:
         detail["claim"] = claim.detail
     if claim.kind == "condition" and claim.in_body:
-        detail["cell_types"] = sorted({c.term for c in offered if c.kind == "cell_type"})
-        detail["routes"] = sorted({c.term for c in offered if c.kind == "route"})
+        detail["cell_types"] = list(offer.cell_types)
+        detail["routes"] = list(offer.routes)
     return detail
 
 
@@ -386,46 +399,51 @@ def on_new_version(conn: sqlite3.Connection, version_id: int, replay: Replay | N
             change_id = _store_change(conn, new.page_id, old.id if old else None, new.id, new.crawl_id,
                                       new.first_seen, change, replay)
     page_claims = claims_of(conn, new.id)
-    by_variant = best_claims(page_claims, by_variant=True)
+    offer = PageOffer.of(page_claims)
+    # Only a crawl after the baseline raises flags, so only then can one of this crawl's flags need better
+    # evidence; the baseline crawl skips that lookup for every claim of every page.
+    upgrades = after_baseline(site, new.crawl_id)
+    variants_of: dict[ClaimKey, dict[str, ClaimRow]] = {}
+    for (key, variant), claim in best_claims(page_claims, by_variant=True).items():
+        if variant:
+            variants_of.setdefault(key, {})[variant] = claim
     for key, claim in sorted(best_claims(page_claims).items()):
         is_new = _observe(conn, site, new, claim)
-        variants = {v: c for (k, v), c in by_variant.items() if k == key and v}
+        variants = variants_of.get(key)
         if variants:
             first = _first_time_variants(conn, site["id"], key, set(variants))
             for variant, vclaim in sorted(variants.items()):
-                _flag_or_upgrade(conn, site, new, vclaim, page_claims, change_id,
-                                 flagging and variant in first, replay, variant)
+                _flag_or_upgrade(conn, site, new, vclaim, offer, change_id,
+                                 flagging and variant in first, upgrades, replay, variant)
         else:
-            _flag_or_upgrade(conn, site, new, claim, page_claims, change_id, flagging and is_new, replay)
+            _flag_or_upgrade(conn, site, new, claim, offer, change_id, flagging and is_new, upgrades, replay)
     return change_id
 
 
 def _observe(conn: sqlite3.Connection, site: dict, version: Version, claim: ClaimRow) -> bool:
     """One claim of a new ok version on the site's timeline; True when the site never said it before.
     Evidence from the page body replaces a menu item seen earlier in the same crawl."""
-    row = conn.execute(
-        "SELECT id, first_crawl_id, zone FROM site_claims WHERE site_id = ? AND kind = ? AND term = ? "
-        "AND role = ?", (site["id"], *claim.key)).fetchone()
-    if row is None:
-        conn.execute(
-            "INSERT INTO site_claims(site_id, kind, term, role, first_seen, last_seen, first_version_id, "
-            "last_version_id, status, evidence, url, zone, first_crawl_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
-            (site["id"], *claim.key, version.first_seen, version.last_seen, version.id, version.id,
-             claim.evidence, version.url, claim.zone, version.crawl_id))
-        return True
-    sc_id, first_crawl, zone = row
-    conn.execute("UPDATE site_claims SET status = 'active', removed_at = NULL, removed_crawl_id = NULL, "
-                 "last_version_id = ?, last_seen = max(last_seen, ?) WHERE id = ?",
-                 (version.id, version.last_seen, sc_id))
-    if first_crawl == version.crawl_id and _better(zone, claim.zone):
-        conn.execute("UPDATE site_claims SET evidence = ?, url = ?, zone = ? WHERE id = ?",
-                     (claim.evidence, version.url, claim.zone, sc_id))
-    return False
+    # One statement a claim (this runs for every claim of every new version). The SET expressions read the
+    # row as it was: body evidence found in the crawl that first saw the claim replaces a menu item's.
+    (first_version,) = conn.execute(
+        "INSERT INTO site_claims(site_id, kind, term, role, first_seen, last_seen, first_version_id, "
+        "last_version_id, status, evidence, url, zone, first_crawl_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?) "
+        "ON CONFLICT(site_id, kind, term, role) DO UPDATE SET status = 'active', removed_at = NULL, "
+        "removed_crawl_id = NULL, last_version_id = excluded.last_version_id, "
+        "last_seen = max(last_seen, excluded.last_seen), "
+        f"evidence = CASE WHEN {_BETTER} THEN excluded.evidence ELSE evidence END, "
+        f"url = CASE WHEN {_BETTER} THEN excluded.url ELSE url END, "
+        f"zone = CASE WHEN {_BETTER} THEN excluded.zone ELSE zone END "
+        "RETURNING first_version_id",
+        (site["id"], *claim.key, version.first_seen, version.last_seen, version.id, version.id,
+         claim.evidence, version.url, claim.zone, version.crawl_id)).fetchone()
+    return first_version == version.id
 
 
-def _better(old_zone: str | None, new_zone: str | None) -> bool:
-    return old_zone not in (None, "main") and new_zone in (None, "main")
+# The stored evidence came from a menu, footer or sidebar, the new one from the page body, in the same crawl.
+_BETTER = ("(first_crawl_id IS excluded.first_crawl_id AND zone IS NOT NULL AND zone != 'main' "
+           "AND coalesce(excluded.zone, 'main') = 'main')")
 
 
 def _first_time_variants(conn: sqlite3.Connection, site_id: int, key: ClaimKey, variants: set[str]) -> set[str]:
@@ -442,14 +460,14 @@ def _first_time_variants(conn: sqlite3.Connection, site_id: int, key: ClaimKey, 
 
 
 def _flag_or_upgrade(conn: sqlite3.Connection, site: dict, version: Version, claim: ClaimRow,
-                     page_claims: list[ClaimRow], change_id: int | None, new: bool, replay: Replay | None,
+                     offer: PageOffer, change_id: int | None, new: bool, upgrades: bool, replay: Replay | None,
                      variant: str = "") -> None:
     """Raise the flag for a claim new to the site; or, for one first flagged earlier in this same crawl
     from a menu or footer, point the flag at this better evidence (the page that says it)."""
     how = flaggable(claim.key)
-    if not how:
+    if not how or not (new or upgrades):
         return
-    detail = therapy_detail(claim, page_claims)
+    detail = therapy_detail(claim, offer)
     if variant:
         detail |= {"variant": variant, "phrase": claim.phrase}
     if new:
