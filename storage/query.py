@@ -395,7 +395,9 @@ def claims(conn: sqlite3.Connection, kind: str | None = None, term: str | None =
         conds = ([term_cond] if term_cond else []) + where  # in the order of term_args + args
         sql = (f"SELECT {SITE_CLAIM_COLUMNS} FROM site_claims JOIN sites ON sites.id = site_claims.site_id"
                + (" WHERE " + " AND ".join(conds) if conds else "")
-               + " ORDER BY site_claims.first_seen, sites.name, site_claims.kind, site_claims.term"
+               # Claims first seen together come from one version of one site, stored in (kind, term) order:
+               # the id breaks the tie, and for one term the index already holds this order (no sort).
+               + " ORDER BY site_claims.first_seen, site_claims.id"
                + (f" LIMIT {int(limit)}" if limit else ""))
         return _rows(conn.execute(sql, term_args + args))
 
