@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from storage import query  # noqa: E402
 from storage.archive import connect, digest_of  # noqa: E402
+from storage.codec import pack_text  # noqa: E402
 
 CONDITIONS = [
     "spinal_cord_injury", "traumatic_brain_injury", "stroke", "multiple_sclerosis", "parkinsons_disease",
@@ -192,7 +193,7 @@ def generate(path: str, n_versions: int, n_sites: int, seed: int) -> None:
         last = max(first, last)
         batch["bodies"].append((digest, len(html), zlib.compress(html, 6)))
         batch["versions"].append((version_id, page_id, digest, ts(first), ts(last), max(1, (last - first).days),
-                                  "text/html; charset=utf-8", title, text))
+                                  "text/html; charset=utf-8", title, pack_text(text)))
         seen: set[tuple] = set()
         for sentence, claims in sentences:
             for claim in claims:
@@ -236,7 +237,7 @@ def flush(conn, batch: dict[str, list]) -> None:
     conn.executemany("INSERT OR IGNORE INTO bodies(digest, codec, size, data) VALUES (?, 'zlib', ?, ?)",
                      batch["bodies"])
     conn.executemany("INSERT INTO versions(id, page_id, digest, first_seen, last_seen, captures, status, "
-                     "content_type, quality, title, text) VALUES (?, ?, ?, ?, ?, ?, 200, ?, 'ok', ?, ?)",
+                     "content_type, quality, title, text_z) VALUES (?, ?, ?, ?, ?, ?, 200, ?, 'ok', ?, ?)",
                      batch["versions"])
     conn.executemany("INSERT INTO claims(version_id, kind, term, role, evidence) VALUES (?, ?, ?, ?, ?)",
                      batch["claims"])

@@ -33,7 +33,7 @@ ROOT = BENCH.parent
 sys.path[:0] = [str(BENCH), str(ROOT)]
 
 from nginx import Nginx, ensure_nginx  # noqa: E402
-from sitegen import generate, modify  # noqa: E402
+from sitegen import PROFILES, generate, modify, text_share  # noqa: E402
 
 from crawler.watchlist import normalise_site  # noqa: E402
 from storage.archive import Archive  # noqa: E402
@@ -140,6 +140,8 @@ def main() -> int:
     parser.add_argument("--changed", type=float, default=0.05, help="fraction of pages changed before the last recrawl")
     parser.add_argument("--concurrency", type=int, default=16, help="CONCURRENT_REQUESTS_PER_DOMAIN for both crawlers")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", choices=PROFILES, default="cms",
+                        help="page markup: cms (page-builder markup, realistic) or dense (almost all text)")
     parser.add_argument("--skip-archive-bench", action="store_true", help="do not run bench/bench_queries.py")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (site and database)")
     args = parser.parse_args()
@@ -164,9 +166,11 @@ def bench(args: argparse.Namespace, tmp: Path) -> None:
     root, db = tmp / "site", str(tmp / "bench.db")
     server = Nginx(root)  # the port is chosen first: sitemap.xml and robots.txt hold absolute URLs
     t = time.perf_counter()
-    files = generate(root, args.pages, server.url, args.seed)
+    files = generate(root, args.pages, server.url, args.seed, profile=args.profile)
     raw = sum(f.stat().st_size for f in files)
     print(f"site: {len(files)} pages, {raw / 1e6:.1f} MB, generated in {time.perf_counter() - t:.1f} s, at {root}")
+    print(f"site profile: {args.profile}, visible text {text_share(files):.1%} of HTML bytes "
+          f"(average of {min(len(files), 200)} pages)")
 
     runs: list[Run] = []
     with server:
