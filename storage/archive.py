@@ -247,9 +247,6 @@ def connect(path: str) -> sqlite_utils.Database:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
-    # 32 MiB of page cache (the default is 2 MiB): a crawl's inserts land on random pages of the bodies,
-    # claims and full-text b-trees, which outgrow a small cache after a few thousand pages.
-    conn.execute("PRAGMA cache_size=-32768")
     codec.register(conn)
     db = sqlite_utils.Database(conn)
     conn.executescript(SCHEMA)
