@@ -64,7 +64,7 @@ def test_site_pages_share_a_dictionary_and_read_back_exactly(archive: Archive):
     with_dict = sum(codec_of(archive, body)[1] for body in pages[1:])
     alone = sum(len(zlib.compress(body, codec.LEVEL)) for body in pages[1:])
     assert with_dict < 0.5 * alone, (with_dict, alone)
-    assert check_archive(archive)[1].problems == []
+    assert [c.name for c in check_archive(archive) if c.problems] == []  # bodies included: all read back
 
 
 def test_rolled_back_dictionary_is_never_used(archive: Archive):
