@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from storage import query  # noqa: E402
 from storage.archive import connect, digest_of  # noqa: E402
-from storage.codec import pack_text  # noqa: E402
+from storage.codec import pack_claims, pack_text  # noqa: E402
 
 CONDITIONS = [
     "spinal_cord_injury", "traumatic_brain_injury", "stroke", "multiple_sclerosis", "parkinsons_disease",
@@ -194,12 +194,14 @@ def generate(path: str, n_versions: int, n_sites: int, seed: int) -> None:
         batch["bodies"].append((digest, len(html), zlib.compress(html, 6)))
         batch["versions"].append((version_id, page_id, digest, ts(first), ts(last), max(1, (last - first).days),
                                   "text/html; charset=utf-8", title, pack_text(text)))
-        seen: set[tuple] = set()
+        seen: dict[tuple, tuple] = {}
         for sentence, claims in sentences:
             for claim in claims:
                 if claim not in seen:
-                    seen.add(claim)
-                    batch["claims"].append((version_id, *claim, sentence))
+                    at = text.find(sentence)
+                    seen[claim] = (*claim, sentence, None, "main", at, at + len(sentence), None)
+        if seen:
+            batch["claims"].append((version_id, len(seen), pack_claims(list(seen.values()), text)))
         if j == 0:
             first_versions.setdefault(site, []).append((version_id, ts(first), url))
         if len(batch["versions"]) >= 5000:
@@ -239,8 +241,7 @@ def flush(conn, batch: dict[str, list]) -> None:
     conn.executemany("INSERT INTO versions(id, page_id, digest, first_seen, last_seen, captures, status, "
                      "content_type, quality, title, text_z) VALUES (?, ?, ?, ?, ?, ?, 200, ?, 'ok', ?, ?)",
                      batch["versions"])
-    conn.executemany("INSERT INTO claims(version_id, kind, term, role, evidence) VALUES (?, ?, ?, ?, ?)",
-                     batch["claims"])
+    conn.executemany("INSERT INTO version_claims(version_id, count, data) VALUES (?, ?, ?)", batch["claims"])
     conn.execute("COMMIT")
     conn.execute("BEGIN")
     for rows in batch.values():

@@ -6,12 +6,10 @@ Unchanged captures never reach this module: no parse, no extraction (DESIGN data
 
 from __future__ import annotations
 
-import json
-
 import sqlite_utils
 
 from storage.archive import Capture
-from storage.codec import pack_text
+from storage.codec import pack_claims, pack_text
 from storage.quality import OK
 
 
@@ -35,14 +33,13 @@ def store_extraction(db: sqlite_utils.Database, version_id: int, result, extract
     conn = db.conn
     conn.execute("UPDATE versions SET title = ?, text_z = ?, extractor = ? WHERE id = ?",
                  (result.title, pack_text(result.text), extractor, version_id))
-    conn.execute("DELETE FROM claims WHERE version_id = ?", (version_id,))
-    conn.executemany(
-        'INSERT INTO claims(version_id, kind, term, role, evidence, section, zone, start, "end", detail) '
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(version_id, c.kind, c.term, c.role, c.evidence, c.section, c.zone, c.start, c.end,
-          json.dumps(c.detail, sort_keys=True) if c.detail else None) for c in result.claims],
-    )
-
+    if not result.claims:
+        conn.execute("DELETE FROM version_claims WHERE version_id = ?", (version_id,))
+        return
+    claims = [(c.kind, c.term, c.role, c.evidence, c.section, c.zone, c.start, c.end, c.detail or None)
+              for c in result.claims]
+    conn.execute("INSERT OR REPLACE INTO version_claims(version_id, count, data) VALUES (?, ?, ?)",
+                 (version_id, len(claims), pack_claims(claims, result.text)))
 
 
 def reextract_all(archive, site_id: int | None = None) -> int:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from storage.archive import utcnow
-from storage.codec import CodecError, read_body
+from storage.codec import CodecError, parse_claims, read_body
 from storage.normalise import PageText, TextDiff, clean_url, diff_blocks
 from storage.quality import OK
 
@@ -143,14 +143,14 @@ def previous_ok(conn: sqlite3.Connection, version: Version) -> Version | None:
 
 
 def claims_of(conn: sqlite3.Connection, version_id: int) -> list[ClaimRow]:
-    rows = conn.execute('SELECT kind, term, role, evidence, section, zone, start, "end", detail FROM claims '
-                        "WHERE version_id = ? ORDER BY id", (version_id,)).fetchall()
-    if not rows:
+    """A version's claims in reading order, each with the phrase it matched cut from the version's text."""
+    row = conn.execute("SELECT unpack_claims(vc.data), unpack_text(v.text_z) FROM version_claims vc "
+                       "JOIN versions v ON v.id = vc.version_id WHERE vc.version_id = ?", (version_id,)).fetchone()
+    if row is None:
         return []
-    # The phrase each claim matched, cut from the version's text (unpacked once, not once per claim).
-    text = conn.execute("SELECT unpack_text(text_z) FROM versions WHERE id = ?", (version_id,)).fetchone()[0] or ""
-    return [ClaimRow(*r[:8], json.loads(r[8]) if r[8] else None,
-                     text[r[6]:r[7]] if r[6] is not None and r[7] is not None else "") for r in rows]
+    text = row[1] or ""
+    return [ClaimRow(*c, phrase=text[c[6]:c[7]] if c[6] is not None and c[7] is not None else "")
+            for c in parse_claims(row[0], text)]
 
 
 def best_claims(claims: list[ClaimRow], by_variant: bool = False) -> dict:
@@ -563,10 +563,16 @@ def current_claims(conn: sqlite3.Connection, site_id: int, upto_crawl: int) -> d
               SELECT vid FROM last_ok WHERE NOT EXISTS (
                 SELECT 1 FROM changes c WHERE c.page_id = last_ok.page_id AND c.kind = 'removed'
                 AND c.from_version_id = last_ok.vid AND c.crawl_id <= ?))
-            SELECT c.kind, c.term, c.role, max(v.last_seen) FROM claims c JOIN live ON c.version_id = live.vid
-            JOIN versions v ON v.id = live.vid GROUP BY c.kind, c.term, c.role""",
-        (site_id, upto_crawl, upto_crawl)).fetchall()
-    return {(k, t, r): seen for k, t, r, seen in rows}
+            SELECT v.last_seen, unpack_claims(vc.data) FROM live JOIN versions v ON v.id = live.vid
+            JOIN version_claims vc ON vc.version_id = live.vid""",
+        (site_id, upto_crawl, upto_crawl))
+    latest: dict[ClaimKey, str] = {}
+    for seen, stored in rows:
+        for kind, term, role, *_ in parse_claims(stored):
+            key = (kind, term, role)
+            if seen > latest.get(key, ""):
+                latest[key] = seen
+    return latest
 
 
 def _retire_site_claims(conn: sqlite3.Connection, site: dict, crawl_id: int, at: str,

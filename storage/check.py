@@ -10,7 +10,7 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 
 from storage.archive import Archive, digest_of
-from storage.codec import CodecError, unpack_body
+from storage.codec import CodecError, Dictionaries, parse_claims, unpack_body, unpack_claims, unpack_text
 from storage.locks import SiteLock
 
 MAX_LISTED = 50  # problems listed per check; the count says how many there are in all
@@ -41,8 +41,8 @@ ORPHANS: list[tuple[str, str, str]] = [
     ("versions", "version {} has no page", "SELECT id FROM versions WHERE page_id NOT IN (SELECT id FROM pages)"),
     ("versions", "version {} has no body", "SELECT id FROM versions WHERE digest NOT IN (SELECT digest FROM bodies)"),
     ("captures", "capture {} has no page", "SELECT id FROM captures WHERE page_id NOT IN (SELECT id FROM pages)"),
-    ("claims", "claim {} has no version",
-     "SELECT id FROM claims WHERE version_id NOT IN (SELECT id FROM versions)"),
+    ("version_claims", "claims of version {} have no version",
+     "SELECT version_id FROM version_claims WHERE version_id NOT IN (SELECT id FROM versions)"),
     ("changes", "change {} points at a missing version",
      "SELECT id FROM changes WHERE to_version_id NOT IN (SELECT id FROM versions) OR "
      "(from_version_id IS NOT NULL AND from_version_id NOT IN (SELECT id FROM versions))"),
@@ -69,10 +69,11 @@ def check_integrity(conn: sqlite3.Connection) -> CheckResult:
 def check_bodies(conn: sqlite3.Connection) -> CheckResult:
     """Re-hash every body: it must decompress, to its recorded size, with its recorded digest."""
     result = CheckResult("bodies", "every body decompresses to its recorded size and digest")
+    dicts = Dictionaries(conn)  # a fresh cache: every dictionary is read from the archive
     # One row at a time: an archive's bodies need not fit in memory together.
     for digest, codec, size, data in conn.execute("SELECT digest, codec, size, data FROM bodies"):
         try:
-            raw = unpack_body(conn, codec, data)
+            raw = unpack_body(conn, codec, data, dicts)
         except CodecError as exc:
             result.add(f"body {digest}: {exc}")
             continue
@@ -83,6 +84,22 @@ def check_bodies(conn: sqlite3.Connection) -> CheckResult:
             wrong.append(f"content hashes to {actual}")
         if wrong:
             result.add(f"body {digest}: " + "; ".join(wrong))
+    return result
+
+
+def check_texts(conn: sqlite3.Connection) -> CheckResult:
+    result = CheckResult("texts", "every version's text and claims decompress, their dictionaries present")
+    dicts = Dictionaries(conn)
+    for version_id, blob in conn.execute("SELECT id, text_z FROM versions WHERE text_z IS NOT NULL"):
+        try:
+            unpack_text(blob, dicts)
+        except CodecError as exc:
+            result.add(f"text of version {version_id}: {exc}")
+    for version_id, blob in conn.execute("SELECT version_id, data FROM version_claims"):
+        try:
+            parse_claims(unpack_claims(blob, dicts))
+        except CodecError as exc:
+            result.add(f"claims of version {version_id}: {exc}")
     return result
 
 
@@ -131,7 +148,7 @@ def check_crawls(archive: Archive) -> CheckResult:
 
 def check_archive(archive: Archive) -> list[CheckResult]:
     conn = archive.conn
-    return [check_integrity(conn), check_bodies(conn), check_orphans(conn), check_fts(conn),
+    return [check_integrity(conn), check_bodies(conn), check_texts(conn), check_orphans(conn), check_fts(conn),
             check_crawls(archive)]
 
 

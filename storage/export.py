@@ -24,6 +24,7 @@ from warcio.warcwriter import WARCWriter
 
 from crawler import __version__
 from storage.archive import Archive
+from storage.changes import claims_of
 from storage.query import find_page, parse_when, site_id
 
 # These describe the bytes as they travelled, not as stored: Scrapy hands over decoded bodies, so
@@ -86,9 +87,8 @@ def versions_to_export(conn: sqlite3.Connection, site: str | None = None, since:
 
 
 def _claims(conn: sqlite3.Connection, version_id: int) -> list[dict[str, Any]]:
-    cur = conn.execute("SELECT kind, term, role, evidence FROM claims WHERE version_id = ? ORDER BY start, id",
-                       (version_id,))
-    return [dict(zip(("kind", "term", "role", "evidence"), r)) for r in cur]
+    claims = sorted(claims_of(conn, version_id), key=lambda c: -1 if c.start is None else c.start)
+    return [{"kind": c.kind, "term": c.term, "role": c.role, "evidence": c.evidence} for c in claims]
 
 
 def write_warc(archive: Archive, out: BinaryIO, site: str | None = None, since: str | None = None,

@@ -21,6 +21,7 @@ from typing import Any
 
 from storage import codec
 from storage.archive import ArchiveError
+from storage.changes import claims_of
 
 SEARCH_LIMIT = 50
 SEARCH_POOL = 2000  # how many of the newest matching versions are ranked (see search)
@@ -254,8 +255,8 @@ def history(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
     """Every version of a page, oldest first."""
     page = find_page(conn, url)
     return _rows(conn.execute(
-        f"SELECT {VERSION_COLUMNS}, (SELECT count(*) FROM claims WHERE version_id = versions.id) AS claims "
-        f"FROM {VERSION_FROM} WHERE versions.page_id = ? ORDER BY versions.first_seen, versions.id",
+        f"SELECT {VERSION_COLUMNS}, coalesce((SELECT count FROM version_claims WHERE version_id = versions.id), 0) "
+        f"AS claims FROM {VERSION_FROM} WHERE versions.page_id = ? ORDER BY versions.first_seen, versions.id",
         (page["id"],)))
 
 
@@ -305,9 +306,9 @@ def version_text(conn: sqlite3.Connection, version_id: int) -> str | None:
 
 
 def version_claims(conn: sqlite3.Connection, version_id: int) -> list[dict[str, Any]]:
-    return _rows(conn.execute(
-        'SELECT kind, term, role, section, evidence, start, "end" FROM claims WHERE version_id = ? '
-        "ORDER BY start, id", (version_id,)))
+    rows = [{"kind": c.kind, "term": c.term, "role": c.role, "section": c.section, "evidence": c.evidence,
+             "start": c.start, "end": c.end} for c in claims_of(conn, version_id)]
+    return sorted(rows, key=lambda r: -1 if r["start"] is None else r["start"])
 
 
 def neighbours(conn: sqlite3.Connection, version_id: int) -> dict[str, int | None]:
@@ -325,11 +326,9 @@ def neighbours(conn: sqlite3.Connection, version_id: int) -> dict[str, int | Non
 
 # ---- claims across the archive ------------------------------------------------------------------
 
-# Evidence and URL come from the site claim, else from the version where the claim first appeared.
+# The URL comes from the site claim, else from the version where the claim first appeared.
 SITE_CLAIM_COLUMNS = """sites.name AS site, site_claims.kind, site_claims.term, site_claims.role,
-    site_claims.first_seen, site_claims.last_seen, site_claims.status, site_claims.removed_at,
-    COALESCE(site_claims.evidence, (SELECT c.evidence FROM claims c WHERE c.version_id = site_claims.first_version_id
-        AND c.kind = site_claims.kind AND c.term = site_claims.term AND c.role = site_claims.role LIMIT 1)) AS evidence,
+    site_claims.first_seen, site_claims.last_seen, site_claims.status, site_claims.removed_at, site_claims.evidence,
     COALESCE(site_claims.url, (SELECT p.url FROM versions v JOIN pages p ON p.id = v.page_id
         WHERE v.id = site_claims.first_version_id)) AS url,
     site_claims.first_version_id AS version_id"""

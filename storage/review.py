@@ -14,6 +14,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 from storage.archive import Archive, ArchiveError, utcnow
+from storage.changes import claims_of
 from storage.normalise import normalised_lines
 
 ACTIONS = {"confirm": "confirmed", "dismiss": "dismissed", "reopen": "open", "note": None}
@@ -239,8 +240,7 @@ def _around(lines: list[str], evidence: str | None, context: int) -> list[str]:
 
 
 def _claim_keys(conn: sqlite3.Connection, version_id: int) -> set[str]:
-    return {" ".join(r) for r in conn.execute("SELECT DISTINCT kind, term, role FROM claims WHERE version_id = ?",
-                                               (version_id,))}
+    return {" ".join(c.key) for c in claims_of(conn, version_id)}
 
 
 def _dicts(cur: sqlite3.Cursor) -> list[dict]:

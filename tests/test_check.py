@@ -52,7 +52,8 @@ def test_sound_archive_passes(filled):
     proc = stemwatch("check", "--json", db=filled.path)
     report = json.loads(proc.stdout)
     assert report["ok"] is True
-    assert {c["name"] for c in report["checks"]} == {"integrity", "bodies", "orphans", "fulltext", "crawls"}
+    assert {c["name"] for c in report["checks"]} == {"integrity", "bodies", "texts", "orphans", "fulltext",
+                                                     "crawls"}
 
 
 def test_tampered_body_named_and_exit_1(filled):
@@ -79,13 +80,12 @@ def test_orphans_named(filled):
     conn = raw(filled)
     digest = conn.execute("SELECT digest FROM versions WHERE id = 2").fetchone()[0]
     conn.execute("DELETE FROM bodies WHERE digest = ?", (digest,))
-    conn.execute("INSERT INTO claims(version_id, kind, term, role, evidence) "
-                 "VALUES (999, 'condition', 'x', 'offered', 'e')")
+    conn.execute("INSERT INTO version_claims(version_id, count, data) VALUES (999, 0, x'00')")
     conn.execute("INSERT INTO pages(site_id, url, first_seen, last_seen) VALUES (77, 'http://gone.test/', 'a', 'a')")
     conn.close()
     found = problems(filled)
     assert "version 2 has no body" in found["orphans"]
-    assert "claim 1 has no version" in found["orphans"]
+    assert "claims of version 999 have no version" in found["orphans"]
     assert any("has no site" in p for p in found["orphans"])
     assert found["integrity"]  # foreign_key_check agrees
 

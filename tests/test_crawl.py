@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import zlib
+import zstandard
 
 from crawler.crawls import run_crawl
 from crawler.localsite import LocalSite
@@ -35,8 +35,7 @@ def test_first_crawl_archives_every_page_byte_exact(archive, demo_site):
         assert raw == file.read_bytes(), path
         assert digest == digest_of(raw)
     stored = archive.conn.execute("SELECT codec, size, length(data) FROM bodies").fetchall()
-    dicts = {f"zlib+dict:{i}" for (i,) in archive.conn.execute("SELECT id FROM body_dicts")}
-    assert all(codec in dicts | {"zlib"} and comp < size for codec, size, comp in stored if size > 2000)
+    assert all(codec == "zstd" and comp < size for codec, size, comp in stored if size > 2000)
     row = archive.crawl(summary["id"])
     assert row["status"] == "finished" and row["finished_at"]
 
@@ -122,7 +121,7 @@ def test_sitemap_only_page_found_and_non_html_unparsed(archive, demo_site):
     assert "/sitemap.xml" in demo_site.paths()
     assert "/news/open-day.html" in demo_site.paths()
     text, claims = archive.conn.execute(
-        "SELECT versions.text_z, (SELECT count(*) FROM claims WHERE version_id = versions.id) "
+        "SELECT versions.text_z, (SELECT count(*) FROM version_claims WHERE version_id = versions.id) "
         "FROM versions JOIN pages ON pages.id = page_id WHERE url LIKE '%brochure.pdf'").fetchone()
     assert text is None and claims == 0
     pdf = archive.conn.execute(
@@ -172,8 +171,8 @@ def test_body_compression_roundtrip_exact(archive):
         url="http://127.0.0.1:9/bin", status=200, headers={"content-type": "application/octet-stream"},
         body=body))
     assert out.kind == "new"
-    digest, data = archive.conn.execute("SELECT digest, data FROM bodies").fetchone()
-    assert zlib.decompress(data) == body == archive.body(digest)
+    digest, codec, data = archive.conn.execute("SELECT digest, codec, data FROM bodies").fetchone()
+    assert codec == "zstd" and zstandard.ZstdDecompressor().decompress(data) == body == archive.body(digest)
 
 
 def test_private_addresses_refused_unless_allowed(archive, tmp_path, monkeypatch):

@@ -281,7 +281,7 @@ def test_robots_and_sitemap_faults_and_challenge_site(tmp_path):
         assert {s for s, _ in waf} == {403, 503}
         assert all(q in ("blocked", "error") for _, q in waf), waf
         assert archive.conn.execute(
-            "SELECT count(*) FROM claims JOIN versions ON versions.id = version_id "
+            "SELECT count(*) FROM version_claims JOIN versions ON versions.id = version_id "
             "JOIN pages ON pages.id = page_id WHERE url LIKE ?", (sites["waf"].url + "/%",)).fetchone()[0] == 0
     finally:
         for srv in sites.values():

@@ -12,15 +12,16 @@ import io
 import json
 import subprocess
 import sys
-import zlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import zstandard
 from click.testing import CliRunner
 
 from crawler.cli import cli
 from storage import query
 from storage.archive import Archive, Capture, digest_of
+from storage.codec import pack_claims
 from tests.conftest import ROOT
 
 M = "http://meridian.example"
@@ -96,9 +97,11 @@ def build_newsroom(archive: Archive) -> dict[str, int]:
             title, text = TEXTS[body]
             conn.execute("UPDATE versions SET title = ?, text_z = pack_text(?), extractor = 'test-1' WHERE id = ?",
                          (title, text, vid))
-        for kind, term, role, evidence in CLAIMS.get(body, []):
-            conn.execute("INSERT INTO claims(version_id, kind, term, role, evidence, section, start, \"end\") "
-                         "VALUES (?, ?, ?, ?, ?, '', 0, 0)", (vid, kind, term, role, evidence))
+        claims = [(kind, term, role, evidence, "", None, 0, 0, None)
+                  for kind, term, role, evidence in CLAIMS.get(body, [])]
+        if claims:
+            conn.execute("INSERT INTO version_claims(version_id, count, data) VALUES (?, ?, ?)",
+                         (vid, len(claims), pack_claims(claims, TEXTS.get(body, ("", ""))[1])))
     for name, (url, n) in {"covid1": ("/treatments/long-covid.html", 0), "covid2": ("/treatments/long-covid.html", 1),
                            "pricesA": ("/prices.html", 0), "pricesB": ("/prices.html", 1),
                            "pricesA2": ("/prices.html", 2), "pdf": ("/brochure.pdf", 0),
@@ -116,7 +119,8 @@ def build_newsroom(archive: Archive) -> dict[str, int]:
          ids["covid1"], "active", None, "We treat long COVID with exosome infusions.",
          M + "/treatments/long-covid.html"),
         ("meridian", "cell_type", "exosomes", "offered", "2026-01-10T09:00:00.000Z", "2026-02-10T09:00:00.000Z",
-         ids["covid1"], "removed", "2026-03-05T10:00:00.000Z", None, None),  # evidence from the claims table
+         ids["covid1"], "removed", "2026-03-05T10:00:00.000Z", "We treat long COVID with exosome infusions.",
+         None),  # the URL from the first version
         ("meridian", "red_flag", "regulatory_legitimacy", "offered", "2026-03-05T10:00:00.000Z",
          "2026-03-05T10:00:00.000Z", ids["covid2"], "active", None, "Our laboratory is FDA registered.",
          M + "/treatments/long-covid.html"),
@@ -274,7 +278,7 @@ def test_show_raw_writes_the_exact_bytes(newsroom):
                            "--db", archive.path], capture_output=True, cwd=ROOT, timeout=60)
     assert proc.stdout == PDF and digest_of(proc.stdout) == digest_of(PDF)
     stored = archive.conn.execute("SELECT data FROM bodies WHERE digest = ?", (digest_of(PDF),)).fetchone()[0]
-    assert zlib.decompress(stored) == PDF
+    assert zstandard.ZstdDecompressor().decompress(stored) == PDF  # stored packed, read back exact
 
 
 def test_show_argument_errors(newsroom):
@@ -293,7 +297,7 @@ def test_timeline_of_a_site(newsroom):
     assert [(r["term"], r["status"]) for r in rows] == [
         ("exosomes", "removed"), ("long_covid", "active"), ("regulatory_legitimacy", "active")]
     removed = rows[0]
-    # No evidence on the site claim: it comes from the version where the claim first appeared.
+    # No URL on the site claim: it comes from the version where the claim first appeared.
     assert removed["evidence"] == "We treat long COVID with exosome infusions."
     assert removed["url"] == M + "/treatments/long-covid.html" and removed["removed_at"].startswith("2026-03-05")
     code, out = run(archive.path, "timeline", "meridian", "--status", "removed", "--json")

@@ -15,6 +15,7 @@ from crawler.crawls import run_crawl
 from crawler.localsite import LocalSite
 from crawler.watchlist import normalise_site
 from storage.archive import Archive
+from storage.changes import claims_of
 
 SITE_ROOT = Path(__file__).parent / "site"
 DEMO_SITE = "meridian-demo"
@@ -77,9 +78,8 @@ def crawl_and_report(archive: Archive, echo: Callable[[str], None], heading: str
 def claim_lines(archive: Archive, version_id: int) -> list[str]:
     """A version's claims, one line per role and kind: "offered   condition: autism, knee_pain"."""
     grouped: dict[tuple[str, str], list[str]] = {}
-    for kind, term, role in archive.conn.execute(
-            "SELECT DISTINCT kind, term, role FROM claims WHERE version_id = ? ORDER BY role DESC, kind, term",
-            (version_id,)):
+    keys = {c.key for c in claims_of(archive.conn, version_id)}
+    for kind, term, role in sorted(sorted(keys), key=lambda k: k[2], reverse=True):
         grouped.setdefault((role, kind), []).append(term)
     return [f"{role:<9} {kind + ':':<11} {', '.join(terms)}" for (role, kind), terms in grouped.items()]
 
