@@ -51,7 +51,7 @@ def reextract_all(archive, site_id: int | None = None) -> int:
     from crawler.claims import EXTRACTOR_VERSION, extract
     from storage.changes import rebuild_site
 
-    sql = ("SELECT versions.id, versions.digest, versions.content_type, pages.url FROM versions "
+    sql = ("SELECT versions.id, versions.digest, versions.content_type, pages.url, pages.site_id FROM versions "
            "JOIN pages ON pages.id = versions.page_id WHERE versions.quality = ? "
            "AND versions.content_type LIKE '%html%'")
     args: tuple = (OK,)
@@ -59,10 +59,11 @@ def reextract_all(archive, site_id: int | None = None) -> int:
         sql += " AND pages.site_id = ?"
         args += (site_id,)
     rows = archive.conn.execute(sql + " ORDER BY versions.id", args).fetchall()
-    for version_id, digest, content_type, url in rows:
+    for version_id, digest, content_type, url, page_site in rows:
         result = extract(archive.body(digest), content_type=content_type, url=url)
         with archive.transaction():
             store_extraction(archive.db, version_id, result, EXTRACTOR_VERSION)
+            archive.use_dictionaries(page_site, version_id)  # text and claims against the site's dictionaries
     sites = [site_id] if site_id is not None else [
         r[0] for r in archive.conn.execute("SELECT id FROM sites ORDER BY id")]
     for sid in sites:

@@ -548,7 +548,7 @@ class Archive:
         for hook in self.version_hooks:
             hook(self.db, version_id, cap)
         if cap.is_html:
-            self._use_dictionaries(site_id, version_id)
+            self.use_dictionaries(site_id, version_id)
         return version_id
 
     def _touch_page(self, page_id: int, crawl_id: int, cap: Capture, outcome: Outcome) -> None:
@@ -573,7 +573,7 @@ class Archive:
                                 (site_id, kind)).fetchone()
         return self.dicts.get(row[0]) if row else None
 
-    def _use_dictionaries(self, site_id: int, version_id: int) -> None:
+    def use_dictionaries(self, site_id: int, version_id: int) -> None:
         """After a new HTML version: pack its text and claims against the site's dictionaries (the extraction
         hook packed them without), or train the site's dictionaries once it has TRAIN_SAMPLES versions."""
         for kind in DICT_SAMPLES:

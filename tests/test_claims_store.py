@@ -142,3 +142,16 @@ def test_failed_migration_changes_nothing(crawled: Archive):
                             "AND EXISTS (SELECT 1 FROM version_claims)").fetchone()
     assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
     conn.close()
+
+
+def test_reextract_packs_against_the_site_dictionaries(crawled: Archive):
+    from storage.analysis import reextract_all
+
+    conn = crawled.conn
+    dicts = dict(conn.execute("SELECT kind, id FROM dictionaries").fetchall())
+    before = {vid: claims_of(conn, vid) for (vid,) in conn.execute("SELECT version_id FROM version_claims")}
+    assert reextract_all(crawled) >= len(before)
+    assert {codec.frame_dict_id(b) for (b,) in conn.execute(
+        "SELECT text_z FROM versions WHERE text_z IS NOT NULL")} == {dicts["text"]}
+    assert {codec.frame_dict_id(b) for (b,) in conn.execute("SELECT data FROM version_claims")} == {dicts["claims"]}
+    assert {vid: claims_of(conn, vid) for vid in before} == before
