@@ -31,10 +31,12 @@ MARK = ("**", "**")  # how a search snippet marks the matching words (the web UI
 
 # Indexes the journalist queries need beyond the core schema (storage/archive.py).
 INDEXES = {
-    # "clinics offering X, since when": one term's site claims in first-seen order, no sort; also lets
-    # the distinct terms be listed by seeking (see matching_terms).
-    "site_claims_term_first":
-        "CREATE INDEX IF NOT EXISTS site_claims_term_first ON site_claims(term, role, first_seen)",
+    # "clinics offering X, since when": one term's site claims in first-seen order, no sort, and every
+    # column the answer shows, so thousands of rows come from one index range instead of one table seek
+    # each (1M-version bench: 26 -> 17 ms). Also lists the distinct terms by seeking (see matching_terms).
+    "site_claims_term_cover":
+        "CREATE INDEX IF NOT EXISTS site_claims_term_cover ON site_claims(term, role, first_seen, id, site_id, "
+        "kind, last_seen, status, removed_at, first_version_id, url, evidence)",
     # "new therapies this week", "clinics offering X since when": site claims by first appearance.
     "site_claims_first_seen": "CREATE INDEX IF NOT EXISTS site_claims_first_seen ON site_claims(first_seen)",
     # "claims removed": only removed rows carry removed_at, so a partial index stays small.
@@ -53,6 +55,8 @@ def ensure_indexes(conn: sqlite3.Connection) -> None:
     for name, sql in INDEXES.items():
         if name not in present:
             conn.execute(sql)
+    if "site_claims_term_first" in present:  # the narrower index the covering one replaced
+        conn.execute("DROP INDEX site_claims_term_first")
 
 
 # ---- dates --------------------------------------------------------------------------------------

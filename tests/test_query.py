@@ -362,6 +362,11 @@ def test_query_indexes_added_once(newsroom):
     plan = " ".join(r[3] for r in archive.conn.execute(
         "EXPLAIN QUERY PLAN SELECT * FROM site_claims WHERE removed_at >= '2026' AND removed_at IS NOT NULL"))
     assert "site_claims_removed" in plan
+    plan = " ".join(r[3] for r in archive.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT sites.name, site_claims.evidence, site_claims.url FROM site_claims "
+        "JOIN sites ON sites.id = site_claims.site_id WHERE term IN ('long_covid') AND role = 'offered' "
+        "ORDER BY site_claims.first_seen, site_claims.id"))
+    assert "COVERING INDEX site_claims_term_cover" in plan and "TEMP B-TREE" not in plan
 
 
 def test_site_search_paths_agree(newsroom, monkeypatch):
