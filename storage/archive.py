@@ -619,7 +619,7 @@ class Archive:
             zdict = zdict.renumbered(zdict.id + 1 if zdict.id + 1 < 2**31 else 32768)
         self.conn.execute("INSERT INTO dictionaries(id, site_id, kind, created_at, data) VALUES (?, ?, ?, ?, ?)",
                           (zdict.id, site_id, kind, utcnow(), zdict.data))
-        self.dicts.by_id[zdict.id] = zdict  # its compressor, once built, serves the site's next pages
+        self.dicts.keep(zdict)  # its compressor, once built, serves the site's next pages
         if kind == "body":
             rows = self.conn.execute(
                 "SELECT DISTINCT b.digest, b.data FROM versions v JOIN pages p ON p.id = v.page_id "

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import zlib
+from collections import OrderedDict
 
 import zstandard as zstd
 
@@ -77,9 +78,13 @@ class Dictionaries:
     it, then kept: the id is written in the dictionary's bytes, so no other dictionary can take its place.
     (A dictionary deleted since stays readable here: `stemwatch check` reads through a fresh instance.)"""
 
+    # A dictionary with its compressor takes ~0.7 MB: a process that reads or writes many sites (the web UI,
+    # the distributed ingester) keeps the most recently used ones and reads the others again when needed.
+    MAX_KEPT = 48
+
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
-        self.by_id: dict[int, Dictionary] = {}
+        self.by_id: OrderedDict[int, Dictionary] = OrderedDict()
 
     def get(self, dict_id: int) -> Dictionary:
         found = self.by_id.get(dict_id)
@@ -87,8 +92,15 @@ class Dictionaries:
             row = self.conn.execute("SELECT data FROM dictionaries WHERE id = ?", (dict_id,)).fetchone()
             if row is None:
                 raise CodecError(f"dictionary {dict_id} is missing")
-            found = self.by_id[dict_id] = Dictionary(row[0])
+            found = Dictionary(row[0])
+        self.keep(found)
         return found
+
+    def keep(self, zdict: Dictionary) -> None:
+        self.by_id[zdict.id] = zdict
+        self.by_id.move_to_end(zdict.id)
+        while len(self.by_id) > self.MAX_KEPT:
+            self.by_id.popitem(last=False)
 
 
 def frame_dict_id(blob: bytes) -> int:

@@ -364,3 +364,17 @@ def test_older_full_text_trigger_is_replaced(tmp_path):
     assert [r["version_id"] for r in query.search(conn, "spine")] == [vid] and query.search(conn, "knee") == []
     fts_sound(archive)
     archive.close()
+
+
+def test_a_process_keeps_a_bounded_number_of_dictionaries(archive: Archive):
+    """Each kept dictionary holds a compressor (~0.7 MB): many sites must not grow a process without bound."""
+    dicts = codec.Dictionaries(archive.conn)
+    site = add_site(archive, "a", "http://a.test")
+    trained = codec.train([templated_page(k) for k in range(8)], 16 * 1024)
+    for i in range(codec.Dictionaries.MAX_KEPT + 5):
+        zdict = trained.renumbered(40_000 + i)
+        archive.conn.execute("INSERT INTO dictionaries(id, site_id, kind, created_at, data) "
+                             "VALUES (?, ?, 'body', 'now', ?)", (zdict.id, site["id"], zdict.data))
+        assert dicts.get(zdict.id).id == zdict.id
+    assert len(dicts.by_id) == codec.Dictionaries.MAX_KEPT
+    assert 40_000 not in dicts.by_id and dicts.get(40_000).id == 40_000  # evicted, read again
