@@ -119,7 +119,7 @@ CREATE TABLE IF NOT EXISTS body_dicts (
     id INTEGER PRIMARY KEY, site_id INTEGER REFERENCES sites(id), created_at TEXT NOT NULL, data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS body_dicts_site ON body_dicts(site_id);
--- Per-site zstd dictionaries, kind 'body' or 'text' (storage.codec). The id is zstd's dictionary id, which
+-- Per-site zstd dictionaries, kind 'body', 'text' or 'claims' (storage.codec). The id is zstd's dictionary id, which
 -- every frame packed against the dictionary names.
 CREATE TABLE IF NOT EXISTS dictionaries (
     id INTEGER PRIMARY KEY, site_id INTEGER REFERENCES sites(id), kind TEXT NOT NULL, created_at TEXT NOT NULL,
