@@ -328,6 +328,10 @@ def migrate_claims(conn: sqlite3.Connection) -> None:
         conn.execute("DROP TABLE claims")
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
         conn.execute("COMMIT")
+    except (ValueError, sqlite3.DatabaseError) as exc:  # a damaged row: say so in one line, change nothing
+        conn.execute("ROLLBACK")
+        raise ArchiveError(f"cannot convert the claims to schema {SCHEMA_VERSION} ({exc}); the archive is "
+                           "unchanged") from exc
     except BaseException:
         conn.execute("ROLLBACK")
         raise

@@ -9,10 +9,10 @@ import pytest
 
 from crawler.crawls import run_crawl
 from storage import codec, query
-from storage.archive import SCHEMA_VERSION, Archive
+from storage.archive import SCHEMA_VERSION, Archive, ArchiveError
 from storage.changes import claims_of
 from storage.check import check_archive
-from tests.conftest import add_site
+from tests.conftest import add_site, stemwatch
 
 TEXT = "Home. We treat autism with cord blood stem cells. FDA registered lab. Call us."
 
@@ -134,8 +134,11 @@ def test_failed_migration_changes_nothing(crawled: Archive):
     rows = conn.execute("SELECT count(*) FROM claims").fetchone()[0]
     conn.close()
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ArchiveError, match="cannot convert the claims to schema 3 .*the archive is unchanged"):
         Archive(path)
+    failed = stemwatch("search", "stem", db=path, check=False)
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr
+    assert "cannot convert the claims" in failed.stderr + failed.stdout
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT count(*) FROM claims").fetchone()[0] == rows
     assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'version_claims' "
