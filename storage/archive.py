@@ -667,7 +667,7 @@ class Archive:
 
     def body(self, digest: str) -> bytes:
         try:
-            return codec.read_body(self.conn, digest)
+            return codec.read_body(self.conn, digest, self.dicts)  # an export reads many: keep the dictionaries
         except codec.CodecError as exc:
             raise ArchiveError(str(exc)) from exc
 

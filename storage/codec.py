@@ -1,13 +1,14 @@
 """How the archive packs what it keeps: the one place that compresses and decompresses text and bodies.
 
-Bodies (codec 'zstd') and page text (`versions.text_z`) are zstd frames, packed against their site's trained
-dictionary once it has one (`dictionaries`, one per site and kind, 'body' or 'text'): pages of one site share
-their template and boilerplate, so what every page repeats costs almost nothing. A frame names the id of its
-dictionary, an id written in the dictionary itself (zstd derives it from the content), so a blob alone says
-what reads it.
-SQL reads text through `unpack_text(text_z)` (registered on every connection by `register`) and the
-`versions_text` view. Archives written before zstd hold zlib: bodies with codec 'zlib' or 'zlib+dict:N'
-(N a `body_dicts` row) and zlib text. They stay readable and are never rewritten.
+Bodies (codec 'zstd'), page text (`versions.text_z`) and claims (`version_claims.data`) are zstd frames, packed
+against their site's trained dictionary once it has one (`dictionaries`, one per site and kind, 'body', 'text'
+or 'claims'): pages of one site share their template and boilerplate, so what every page repeats costs almost
+nothing. A frame names the id of its dictionary, an id written in the dictionary itself (zstd derives it from
+the content), so a blob alone says what reads it.
+SQL reads text through `unpack_text(text_z)` or the `versions_text` view, and claims through
+`unpack_claims(data)`: functions `register` adds to every connection. Archives written before zstd hold zlib:
+bodies with codec 'zlib' or 'zlib+dict:N' (N a `body_dicts` row) and zlib text. They stay readable and are
+never rewritten.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from collections import OrderedDict
 
 import zstandard as zstd
 
-LEVEL = 6  # zlib's level, for what is still packed with zlib
 # ~0.25 ms a page: higher levels cost the crawl more time than they save bytes.
 ZSTD_LEVEL = 3
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
